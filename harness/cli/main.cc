@@ -1,0 +1,57 @@
+// tftpspec: conformance and fuzz testing for TFTP servers, with a reference server and client.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace tftp::cli {
+std::atomic<bool> g_interrupted{false};
+}  // namespace tftp::cli
+
+namespace {
+void on_signal(int) { tftp::cli::g_interrupted.store(true); }
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "tftpspec: judge a TFTP server against the RFCs, with evidence; serve and fetch files with the\n"
+      "reference implementation.\n\n"
+      "Examples:\n"
+      "  tftpspec serve --root /srv/tftp --listen 127.0.0.1:6969     run the reference server\n"
+      "  tftpspec get 127.0.0.1:6969 pxelinux.0 --blksize 1428         download a file\n"
+      "  tftpspec put 127.0.0.1:6969 firmware.bin ./build/fw.bin       upload a file\n"
+      "  tftpspec selfcheck                                            transfer files through the\n"
+      "                                                                reference server and client\n",
+      "tftpspec"};
+  app.set_version_flag("--version", "tftpspec 0.1.0");
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  tftp::cli::Action action;
+  tftp::cli::add_serve_command(app, action);
+  tftp::cli::add_transfer_commands(app, action);
+  tftp::cli::add_selfcheck_command(app, action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return tftp::cli::kExitUsage;  // CLI11 uses other codes; ours are 0/1/2
+  }
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    return action ? action() : tftp::cli::kExitUsage;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tftpspec: error: %s\n", e.what());
+    return tftp::cli::kExitUsage;
+  }
+}

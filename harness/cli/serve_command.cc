@@ -1,0 +1,108 @@
+// tftpspec serve: the reference server on real UDP.
+#include <cstdio>
+#include <ctime>
+#include <memory>
+
+#include "cli/commands.h"
+#include "server/udp_server.h"
+
+namespace tftp::cli {
+
+namespace {
+
+struct ServeFlags {
+  std::string root;
+  std::vector<std::string> listen{"0.0.0.0:69"};
+  bool writable = false;
+  bool overwrite = false;
+  size_t max_sessions = 512;
+  uint64_t max_file_size = uint64_t{1} << 32;
+  size_t max_blksize = proto::kMaxBlockSize;
+  uint16_t max_windowsize = 64;
+  double timeout = 1.0;
+  int retries = 5;
+  bool no_options = false;
+  bool quiet = false;
+};
+
+void log_line(const std::string& line) {
+  const std::time_t t = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", std::localtime(&t));
+  std::fprintf(stderr, "%s %s\n", stamp, line.c_str());
+}
+
+int serve(const ServeFlags& f) {
+  std::vector<Address> listen;
+  for (const auto& text : f.listen) {
+    auto a = Address::parse(text, 69);
+    if (!a) {
+      std::fprintf(stderr, "tftpspec serve: --listen %s: %s\n", text.c_str(), a.error().message.c_str());
+      return kExitUsage;
+    }
+    listen.push_back(*a);
+  }
+  server::RootPolicy policy{f.writable, f.overwrite, f.max_file_size};
+  auto root = server::RootDirectory::open(f.root, policy);
+  if (!root) {
+    std::fprintf(stderr, "tftpspec serve: %s\n", root.error().c_str());
+    return kExitUsage;
+  }
+  server::ServerConfig config;
+  config.max_sessions = f.max_sessions;
+  config.limits.max_blksize = f.max_blksize;
+  config.limits.max_windowsize = f.max_windowsize;
+  config.limits.max_file_size = f.max_file_size;
+  config.limits.options_enabled = !f.no_options;
+  config.transfer.retransmit.initial = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(f.timeout));
+  config.transfer.retransmit.max = std::max(config.transfer.retransmit.initial, Duration(std::chrono::seconds(8)));
+  config.transfer.retransmit.max_retries = f.retries;
+  server::UdpServer::Logger logger;
+  if (!f.quiet) logger = log_line;
+  auto server = server::UdpServer::start(listen, config, **root, logger);
+  if (!server) {
+    std::fprintf(stderr, "tftpspec serve: %s\n", server.error().message.c_str());
+    if (server.error().message.find("Permission denied") != std::string::npos) {
+      std::fprintf(stderr, "  (ports below 1024 need root or CAP_NET_BIND_SERVICE; try --listen 0.0.0.0:6969)\n");
+    }
+    return kExitUsage;
+  }
+  for (const auto& a : (*server)->listening()) {
+    std::fprintf(stderr, "tftpspec serve: serving %s on %s (%s)\n", f.root.c_str(), a.to_string().c_str(),
+                 f.writable ? "read-write" : "read-only");
+  }
+  auto ran = (*server)->run(g_interrupted);
+  if (!ran) {
+    std::fprintf(stderr, "tftpspec serve: %s\n", ran.error().message.c_str());
+    return kExitUsage;
+  }
+  std::fprintf(stderr, "tftpspec serve: stopped\n");
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, Action& action) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto* cmd = app.add_subcommand("serve", "Run the reference TFTP server (RFC 1350, 2347-2349, 7440)");
+  cmd->add_option("--root", flags->root, "Directory to serve; requests cannot leave it")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--listen", flags->listen, "ADDR:PORT to listen on; repeat for several (IPv6: [::1]:69)")
+      ->capture_default_str();
+  cmd->add_flag("--writable", flags->writable, "Accept uploads (WRQ); files appear only when complete");
+  cmd->add_flag("--overwrite", flags->overwrite, "Let uploads replace existing files (else ERROR 6)");
+  cmd->add_option("--max-sessions", flags->max_sessions, "Concurrent transfers before answering 'busy'")->capture_default_str();
+  cmd->add_option("--max-file-size", flags->max_file_size, "Largest upload in bytes (ERROR 3 beyond)")->capture_default_str();
+  cmd->add_option("--max-blksize", flags->max_blksize, "Largest block size granted (RFC 2348)")
+      ->check(CLI::Range(8, 65464))->capture_default_str();
+  cmd->add_option("--max-windowsize", flags->max_windowsize, "Largest window granted (RFC 7440)")
+      ->check(CLI::Range(1, 65535))->capture_default_str();
+  cmd->add_option("--timeout", flags->timeout, "Initial retransmission timeout in seconds; doubles up to 8 s")
+      ->check(CLI::Range(0.01, 255.0))->capture_default_str();
+  cmd->add_option("--retries", flags->retries, "Retransmissions before a transfer is abandoned")
+      ->check(CLI::Range(0, 100))->capture_default_str();
+  cmd->add_flag("--no-options", flags->no_options, "Ignore all options (behave as plain RFC 1350)");
+  cmd->add_flag("-q,--quiet", flags->quiet, "Do not log transfers");
+  cmd->callback([flags, &action] { action = [flags] { return serve(*flags); }; });
+}
+
+}  // namespace tftp::cli

@@ -1,0 +1,139 @@
+#include "engine/file_io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+namespace tftp::engine {
+
+namespace {
+
+class FdSource : public ByteSource {
+ public:
+  FdSource(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  ~FdSource() override { ::close(fd_); }
+  Result<size_t> read(std::span<uint8_t> out) override {
+    size_t got = 0;
+    while (got < out.size()) {
+      const ssize_t n = ::read(fd_, out.data() + got, out.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return make_error("tftp.io.read_failed", std::strerror(errno));
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+    }
+    return got;
+  }
+  std::optional<uint64_t> size() const override { return size_; }
+
+ private:
+  int fd_;
+  uint64_t size_;
+};
+
+// Writes to a temporary name in the target's directory; commit() renames it into place.
+class TempFileSink : public ByteSink {
+ public:
+  TempFileSink(int dir_fd, std::string temp_name, std::string final_name, int fd, uint64_t max_size, bool overwrite)
+      : dir_fd_(dir_fd), temp_(std::move(temp_name)), final_(std::move(final_name)), fd_(fd), max_size_(max_size),
+        overwrite_(overwrite) {}
+  ~TempFileSink() override {
+    TempFileSink::abort();
+    ::close(dir_fd_);
+  }
+  Result<void> write(std::span<const uint8_t> bytes) override {
+    if (written_ + bytes.size() > max_size_) {
+      return make_error("tftp.io.too_large", "upload exceeds the limit of " + std::to_string(max_size_) + " bytes");
+    }
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return make_error("tftp.io.write_failed", std::strerror(errno));
+      done += static_cast<size_t>(n);
+    }
+    written_ += bytes.size();
+    return {};
+  }
+  Result<void> commit() override {
+    if (::close(fd_) != 0) {
+      fd_ = -1;
+      ::unlinkat(dir_fd_, temp_.c_str(), 0);
+      return make_error("tftp.io.write_failed", std::strerror(errno));
+    }
+    fd_ = -1;
+    // Without overwrite, RENAME_NOREPLACE keeps a file that appeared meanwhile.
+    const unsigned flags = overwrite_ ? 0 : RENAME_NOREPLACE;
+    if (::renameat2(dir_fd_, temp_.c_str(), dir_fd_, final_.c_str(), flags) != 0) {
+      const int err = errno;
+      ::unlinkat(dir_fd_, temp_.c_str(), 0);
+      return make_error("tftp.io.rename_failed", final_ + ": " + std::strerror(err));
+    }
+    return {};
+  }
+  void abort() override {
+    if (fd_ < 0) return;
+    ::close(fd_);
+    fd_ = -1;
+    ::unlinkat(dir_fd_, temp_.c_str(), 0);
+  }
+
+ private:
+  int dir_fd_;
+  std::string temp_;
+  std::string final_;
+  int fd_;
+  uint64_t max_size_;
+  bool overwrite_;
+  uint64_t written_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<ByteSource> fd_source(int fd, uint64_t size) { return std::make_unique<FdSource>(fd, size); }
+
+tl::expected<std::unique_ptr<ByteSink>, int> atomic_file_sink(int dir_fd, const std::string& name, uint64_t max_size,
+                                                              bool overwrite) {
+  std::mt19937_64 rng(std::random_device{}());
+  std::string temp;
+  int fd = -1;
+  for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
+    temp = "." + name + ".tftpspec-" + std::to_string(rng() % 1000000000);
+    fd = ::openat(dir_fd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 && errno != EEXIST) break;
+  }
+  if (fd < 0) {
+    const int err = errno;
+    ::close(dir_fd);
+    return tl::unexpected(err);
+  }
+  return std::make_unique<TempFileSink>(dir_fd, temp, name, fd, max_size, overwrite);
+}
+
+Result<std::unique_ptr<ByteSource>> open_file_source(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error("tftp.io.open_failed", "cannot read " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return make_error("tftp.io.open_failed", path + " is not a regular file");
+  }
+  return fd_source(fd, static_cast<uint64_t>(st.st_size));
+}
+
+Result<std::unique_ptr<ByteSink>> open_file_sink(const std::string& path, bool overwrite) {
+  const std::filesystem::path p(path);
+  const std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return make_error("tftp.io.open_failed", "cannot open directory " + dir + ": " + std::strerror(errno));
+  auto sink = atomic_file_sink(dir_fd, p.filename().string(), UINT64_MAX, overwrite);
+  if (!sink) return make_error("tftp.io.open_failed", "cannot write " + path + ": " + std::strerror(sink.error()));
+  return std::move(*sink);
+}
+
+}  // namespace tftp::engine

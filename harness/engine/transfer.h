@@ -1,0 +1,136 @@
+// A sans-IO TFTP transfer: one side (client or server) of one file transfer.
+//
+// Inputs:  handle_datagram(now, from, bytes)  -- a datagram addressed to this transfer
+//          handle_timeout(now)                -- call when now >= poll_timeout()
+// Outputs: poll_transmit(buffer)             -- drain until nullopt after every input
+//          poll_timeout()                     -- the next deadline, if any
+//          finished() / outcome() / stats()
+// No sockets, no clock reads, no threads: time is the `now` argument. The same object
+// runs over real UDP, over the virtual network in tests, and under the fuzzers.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/address.h"
+#include "common/time.h"
+#include "engine/io.h"
+#include "engine/negotiation.h"
+#include "proto/packet.h"
+
+namespace tftp::engine {
+
+// RFC 1123 §4.2.3.2: an adaptive (backing-off) retransmission timeout.
+struct RetransmitPolicy {
+  Duration initial = std::chrono::seconds(1);
+  Duration max = std::chrono::seconds(8);
+  int max_retries = 5;  // retransmissions of one packet before giving up
+};
+
+// Deliberate misbehaviours, for showing that conformance scenarios can fail. Never set
+// outside tests; each names the rule it breaks.
+struct Faults {
+  bool no_final_empty_block = false;   // RFC 1350 §6: skip the 0-byte DATA after a full block
+  bool resend_on_duplicate_ack = false;  // RFC 1123 §4.2.3.1: Sorcerer's Apprentice
+  bool accept_stray_tid = false;       // RFC 1350 §4: treat any source port as the peer
+  bool no_error_to_stray_tid = false;  // RFC 1350 §4: drop strays silently instead of ERROR 5
+  bool no_retransmission = false;      // RFC 1350 §2: never retransmit on timeout
+  bool no_dally = false;               // RFC 1350 §6: forget the transfer right after the final ACK
+  bool ignore_peer_error = false;      // RFC 1350 §7: keep sending after the peer's ERROR
+};
+
+struct TransferConfig {
+  RetransmitPolicy retransmit;
+  // RFC 1350 §6: how long the side that sent the final ACK waits to re-ACK a
+  // retransmitted final DATA. Zero: do not dally.
+  Duration dally = std::chrono::seconds(2);
+  uint16_t rollover_block = 0;  // block number after 65535 (de facto: 0; some use 1)
+  Faults faults;
+};
+
+enum class OutcomeKind {
+  kSuccess,
+  kPeerError,      // the peer sent ERROR
+  kTimedOut,       // retransmissions exhausted
+  kProtocolError,  // the peer broke the protocol; we sent ERROR 4
+  kOptionRefused,  // an OACK we could not accept; we sent ERROR 8
+  kLocalError,     // our source/sink failed; we sent ERROR
+  kCancelled,
+};
+std::string_view outcome_kind_name(OutcomeKind kind);
+
+struct Outcome {
+  OutcomeKind kind = OutcomeKind::kSuccess;
+  uint16_t error_code = 0;  // the ERROR code sent or received, where there was one
+  std::string message;
+  bool ok() const { return kind == OutcomeKind::kSuccess; }
+  std::string to_string() const;
+};
+
+struct TransferStats {
+  uint64_t bytes = 0;            // payload bytes (as on the wire) delivered in order
+  uint64_t blocks = 0;           // DATA blocks delivered in order
+  uint64_t datagrams_sent = 0;
+  uint64_t retransmissions = 0;  // datagrams re-sent on timeout or rewind
+  uint64_t timeouts = 0;
+  uint64_t duplicates_received = 0;
+  uint64_t stray_datagrams = 0;  // from a wrong TID
+};
+
+struct Transmit {
+  Address to;
+  size_t size;  // bytes written at the start of the caller's buffer
+};
+
+class Transfer {
+ public:
+  // Client side. The request goes to `server` (usually port 69); the first reply
+  // fixes the server's TID.
+  static Transfer client_read(const TransferConfig& config, const Address& server, std::string filename,
+                              proto::Mode mode, std::vector<proto::OwnedOption> options,
+                              std::unique_ptr<ByteSink> sink, Instant now);
+  static Transfer client_write(const TransferConfig& config, const Address& server, std::string filename,
+                               proto::Mode mode, std::vector<proto::OwnedOption> options,
+                               std::unique_ptr<ByteSource> source, Instant now);
+  // Server side, after the request was accepted and negotiated. An empty `oack` means
+  // no options were accepted: an RRQ starts with DATA 1, a WRQ with ACK 0.
+  static Transfer server_read(const TransferConfig& config, const Address& client, const ServerNegotiation& n,
+                              std::unique_ptr<ByteSource> source, Instant now);
+  static Transfer server_write(const TransferConfig& config, const Address& client, const ServerNegotiation& n,
+                               std::unique_ptr<ByteSink> sink, Instant now);
+
+  Transfer(Transfer&&) noexcept;
+  Transfer& operator=(Transfer&&) noexcept;
+  ~Transfer();
+
+  void handle_datagram(Instant now, const Address& from, std::span<const uint8_t> bytes);
+  void handle_timeout(Instant now);
+  // Ends the transfer now, telling the peer with ERROR 0 (e.g. the user pressed Ctrl-C).
+  void cancel(std::string_view reason);
+
+  std::optional<Transmit> poll_transmit(std::span<uint8_t> buffer);
+  std::optional<Instant> poll_timeout() const;
+
+  // An outcome exists once the result is known; the transfer may still be dallying.
+  const std::optional<Outcome>& outcome() const;
+  // Nothing left to do: no datagram to send and no timer.
+  bool finished() const;
+  const TransferStats& stats() const;
+  const TransferParams& params() const;
+  const Address& peer() const;
+  // The largest datagram this transfer can emit (buffer size for poll_transmit).
+  size_t max_datagram_size() const;
+
+  struct State;  // defined in transfer.cc
+
+ private:
+  explicit Transfer(std::unique_ptr<State> state);
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace tftp::engine

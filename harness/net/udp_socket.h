@@ -1,0 +1,51 @@
+// A non-blocking UDP socket (IPv4 or IPv6). Every socket of the product goes through here.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "common/address.h"
+#include "common/result.h"
+#include "common/time.h"
+
+namespace tftp::net {
+
+struct Received {
+  Address from;
+  size_t size;
+};
+
+class UdpSocket {
+ public:
+  // Binds to `local` (port 0: an ephemeral port). Non-blocking, close-on-exec.
+  static Result<UdpSocket> bind(const Address& local);
+  // An ephemeral socket of the same family as `peer`, on the wildcard address.
+  static Result<UdpSocket> ephemeral_for(const Address& peer);
+
+  UdpSocket() = default;
+  UdpSocket(UdpSocket&& other) noexcept : fd_(other.fd_), local_(other.local_) { other.fd_ = -1; }
+  UdpSocket& operator=(UdpSocket&& other) noexcept;
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+  ~UdpSocket();
+
+  int fd() const { return fd_; }
+  bool is_open() const { return fd_ >= 0; }
+  const Address& local_address() const { return local_; }
+
+  // Sends one datagram. A full socket buffer is an error (the caller retransmits on timeout).
+  Result<void> send_to(const Address& to, std::span<const uint8_t> bytes);
+  // Receives one datagram if one is waiting; nullopt when none is (EAGAIN).
+  Result<std::optional<Received>> receive(std::span<uint8_t> buffer);
+  // Blocks up to `timeout` for a datagram (poll); nullopt on timeout.
+  Result<std::optional<Received>> receive_wait(std::span<uint8_t> buffer, Duration timeout);
+  // Grows the kernel buffers (e.g. for a large window); best effort.
+  void set_buffer_sizes(int bytes);
+
+ private:
+  int fd_ = -1;
+  Address local_;
+};
+
+}  // namespace tftp::net

@@ -1,0 +1,186 @@
+#include "server/file_store.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "engine/file_io.h"
+#include "proto/packet.h"
+
+namespace tftp::server {
+
+using proto::ErrorCode;
+
+namespace {
+
+Refusal refuse(ErrorCode code, std::string message) { return {static_cast<uint16_t>(code), std::move(message)}; }
+
+Refusal refusal_from_errno(int err, std::string_view name) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR: return refuse(ErrorCode::kFileNotFound, "File not found");
+    case EACCES:
+    case EPERM:
+    case EXDEV:  // RESOLVE_BENEATH: the path leads out of the root
+    case ELOOP: return refuse(ErrorCode::kAccessViolation, "Access violation");
+    case EEXIST: return refuse(ErrorCode::kFileExists, "File already exists");
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG: return refuse(ErrorCode::kDiskFull, "Disk full or allocation exceeded");
+    default: return refuse(ErrorCode::kNotDefined, std::string(name) + ": " + std::strerror(err));
+  }
+}
+
+int open_beneath(int root_fd, const std::string& path, int flags, mode_t mode = 0) {
+  open_how how{};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how));
+}
+
+class SizeLimitedMemorySink : public engine::ByteSink {
+ public:
+  SizeLimitedMemorySink(MemoryFileStore* store, std::string name, uint64_t max)
+      : store_(store), name_(std::move(name)), max_(max) {}
+  Result<void> write(std::span<const uint8_t> bytes) override {
+    if (bytes_.size() + bytes.size() > max_) return make_error("tftp.io.too_large", "upload exceeds the size limit");
+    bytes_.insert(bytes_.end(), bytes.begin(), bytes.end());
+    return {};
+  }
+  Result<void> commit() override {
+    store_->put(name_, std::move(bytes_));
+    return {};
+  }
+  void abort() override { bytes_.clear(); }
+
+ private:
+  MemoryFileStore* store_;
+  std::string name_;
+  uint64_t max_;
+  std::vector<uint8_t> bytes_;
+};
+
+class SharedMemorySource : public engine::ByteSource {
+ public:
+  explicit SharedMemorySource(std::shared_ptr<const std::vector<uint8_t>> bytes) : bytes_(std::move(bytes)) {}
+  Result<size_t> read(std::span<uint8_t> out) override {
+    const size_t n = std::min(out.size(), bytes_->size() - pos_);
+    if (n > 0) std::memcpy(out.data(), bytes_->data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+  std::optional<uint64_t> size() const override { return bytes_->size(); }
+
+ private:
+  std::shared_ptr<const std::vector<uint8_t>> bytes_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+tl::expected<std::string, Refusal> confine_filename(std::string_view filename) {
+  std::string path;
+  size_t i = 0;
+  while (i < filename.size() && filename[i] == '/') ++i;  // "/x" is "x" beneath the root
+  std::string_view rest = filename.substr(i);
+  if (rest.empty()) return tl::unexpected(refuse(ErrorCode::kAccessViolation, "Access violation"));
+  // Components are split on '/' and, for the benefit of Windows-minded clients, '\'.
+  size_t start = 0;
+  while (start <= rest.size()) {
+    size_t end = rest.find_first_of("/\\", start);
+    if (end == std::string_view::npos) end = rest.size();
+    const auto part = rest.substr(start, end - start);
+    if (part == "..") return tl::unexpected(refuse(ErrorCode::kAccessViolation, "Access violation"));
+    start = end + 1;
+  }
+  if (rest.find('\\') != std::string_view::npos) {
+    return tl::unexpected(refuse(ErrorCode::kAccessViolation, "Access violation"));
+  }
+  return std::string(rest);
+}
+
+tl::expected<std::unique_ptr<RootDirectory>, std::string> RootDirectory::open(const std::filesystem::path& root,
+                                                                               RootPolicy policy) {
+  const int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return tl::unexpected("cannot open root directory " + root.string() + ": " + std::strerror(errno));
+  return std::unique_ptr<RootDirectory>(new RootDirectory(fd, policy));
+}
+
+RootDirectory::~RootDirectory() { ::close(root_fd_); }
+
+tl::expected<std::unique_ptr<engine::ByteSource>, Refusal> RootDirectory::open_read(std::string_view filename) {
+  auto path = confine_filename(filename);
+  if (!path) return tl::unexpected(path.error());
+  const int fd = open_beneath(root_fd_, *path, O_RDONLY | O_NONBLOCK);
+  if (fd < 0) return tl::unexpected(refusal_from_errno(errno, filename));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return tl::unexpected(refuse(ErrorCode::kAccessViolation, "Access violation"));
+  }
+  ::fcntl(fd, F_SETFL, 0);  // O_NONBLOCK only guarded against FIFOs at open
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return engine::fd_source(fd, static_cast<uint64_t>(st.st_size));
+}
+
+tl::expected<std::unique_ptr<engine::ByteSink>, Refusal> RootDirectory::open_write(std::string_view filename) {
+  if (!policy_.writable) return tl::unexpected(refuse(ErrorCode::kAccessViolation, "Access violation"));
+  auto path = confine_filename(filename);
+  if (!path) return tl::unexpected(path.error());
+  const auto slash = path->rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path->substr(0, slash);
+  const std::string base = slash == std::string::npos ? *path : path->substr(slash + 1);
+  if (base.empty() || base == "." ) return tl::unexpected(refuse(ErrorCode::kAccessViolation, "Access violation"));
+  const int dir_fd = open_beneath(root_fd_, dir, O_RDONLY | O_DIRECTORY);
+  if (dir_fd < 0) return tl::unexpected(refusal_from_errno(errno, filename));
+  struct stat st {};
+  if (::fstatat(dir_fd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (!policy_.allow_overwrite || !S_ISREG(st.st_mode)) {
+      ::close(dir_fd);
+      return tl::unexpected(refuse(ErrorCode::kFileExists, "File already exists"));
+    }
+  }
+  auto sink = engine::atomic_file_sink(dir_fd, base, policy_.max_file_size, policy_.allow_overwrite);
+  if (!sink) return tl::unexpected(refusal_from_errno(sink.error(), filename));
+  return std::move(*sink);
+}
+
+void MemoryFileStore::put(std::string name, std::vector<uint8_t> bytes) {
+  std::lock_guard lock(mutex_);
+  files_[std::move(name)] = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+}
+
+std::optional<std::vector<uint8_t>> MemoryFileStore::get(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  auto it = files_.find(name);
+  if (it == files_.end()) return std::nullopt;
+  return *it->second;
+}
+
+tl::expected<std::unique_ptr<engine::ByteSource>, Refusal> MemoryFileStore::open_read(std::string_view filename) {
+  auto path = confine_filename(filename);
+  if (!path) return tl::unexpected(path.error());
+  std::lock_guard lock(mutex_);
+  auto it = files_.find(*path);
+  if (it == files_.end()) return tl::unexpected(refuse(ErrorCode::kFileNotFound, "File not found"));
+  return std::make_unique<SharedMemorySource>(it->second);
+}
+
+tl::expected<std::unique_ptr<engine::ByteSink>, Refusal> MemoryFileStore::open_write(std::string_view filename) {
+  if (!policy_.writable) return tl::unexpected(refuse(ErrorCode::kAccessViolation, "Access violation"));
+  auto path = confine_filename(filename);
+  if (!path) return tl::unexpected(path.error());
+  std::lock_guard lock(mutex_);
+  if (!policy_.allow_overwrite && files_.count(*path) != 0) {
+    return tl::unexpected(refuse(ErrorCode::kFileExists, "File already exists"));
+  }
+  return std::make_unique<SizeLimitedMemorySink>(this, *path, policy_.max_file_size);
+}
+
+}  // namespace tftp::server

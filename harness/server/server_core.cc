@@ -1,0 +1,210 @@
+#include "server/server_core.h"
+
+#include <algorithm>
+
+namespace tftp::server {
+
+using proto::ErrorCode;
+using proto::Opcode;
+
+ServerCore::ServerCore(ServerConfig config, FileStore& files) : config_(std::move(config)), files_(files) {}
+
+uint16_t ServerCore::error_code(uint16_t honest) const {
+  return config_.faults.wrong_error_codes ? static_cast<uint16_t>(ErrorCode::kNotDefined) : honest;
+}
+
+SessionId ServerCore::open_session(Instant now, Session session) {
+  const SessionId id = next_id_++;
+  session.started = now;
+  events_.push_back({SessionEvent::Kind::kOpened, id, session.client, session.summary, std::nullopt, {}, {}});
+  by_client_[session.client] = id;
+  sessions_.emplace(id, std::move(session));
+  touch(id);
+  return id;
+}
+
+void ServerCore::refuse(Instant now, const Address& to, uint16_t code, std::string message, std::string summary,
+                        std::span<const uint8_t> request) {
+  Session s;
+  s.client = to;
+  s.summary = std::move(summary) + " -> ERROR " + std::to_string(code) + " " + message;
+  s.request.assign(request.begin(), request.end());
+  s.one_shot.resize(4 + message.size() + 1);
+  s.one_shot.resize(proto::write_error(s.one_shot, code, message).value());
+  open_session(now, std::move(s));
+}
+
+void ServerCore::handle_request(Instant now, const Address& from, std::span<const uint8_t> bytes) {
+  last_now_ = now;
+  auto packet = proto::parse(bytes, proto::Strictness::kLenient);
+  if (!packet) {
+    // RFC 1350 §7: a malformed packet gets ERROR 4 (never an ERROR in reply to an ERROR).
+    if (bytes.size() >= 2 && bytes[0] == 0 && bytes[1] == static_cast<uint8_t>(Opcode::kError)) return;
+    refuse(now, from, error_code(static_cast<uint16_t>(ErrorCode::kIllegalOperation)),
+           "Malformed request: " + std::string(packet.error().message()), "malformed request", bytes);
+    return;
+  }
+  const auto* request = std::get_if<proto::Request>(&*packet);
+  if (request == nullptr) {
+    if (proto::opcode_of(*packet) == Opcode::kError) return;
+    refuse(now, from, error_code(static_cast<uint16_t>(ErrorCode::kIllegalOperation)),
+           "Expected a read or write request", proto::describe(*packet), bytes);
+    return;
+  }
+  // A retransmitted request for a live session: that session retransmits on its own.
+  if (auto it = by_client_.find(from); it != by_client_.end()) {
+    auto s = sessions_.find(it->second);
+    if (s != sessions_.end() && std::equal(bytes.begin(), bytes.end(), s->second.request.begin(), s->second.request.end())) {
+      return;
+    }
+  }
+  std::string summary = proto::describe(*packet);
+  if (sessions_.size() >= config_.max_sessions) {
+    std::vector<uint8_t> busy(64);
+    busy.resize(proto::write_error(busy, 0, "Server busy, try again later").value());
+    listener_out_.emplace_back(from, std::move(busy));
+    return;
+  }
+  const auto mode = request->mode;
+  if (mode == proto::Mode::kUnknown || (mode == proto::Mode::kMail && !config_.faults.accept_mail_mode)) {
+    refuse(now, from, error_code(static_cast<uint16_t>(ErrorCode::kIllegalOperation)),
+           mode == proto::Mode::kMail ? "Mail mode is not supported" : "Unknown transfer mode", summary, bytes);
+    return;
+  }
+  const proto::OptionsView no_options;
+  const auto& options = config_.faults.ignore_options ? no_options : request->options;
+  std::string filename(request->filename);
+  if (config_.faults.allow_traversal) {
+    // Test-only: strip ".." so a traversal "succeeds" inside the root, as a naive server would.
+    for (size_t at; (at = filename.find("../")) != std::string::npos;) filename.erase(at, 3);
+  }
+
+  Session session;
+  session.client = from;
+  session.request.assign(bytes.begin(), bytes.end());
+  session.summary = summary;
+
+  if (request->opcode == Opcode::kRrq) {
+    auto source = files_.open_read(filename);
+    if (!source) return refuse(now, from, error_code(source.error().code), source.error().message, summary, bytes);
+    std::unique_ptr<engine::ByteSource> src = std::move(*source);
+    std::optional<uint64_t> wire_size = src->size();
+    if (mode == proto::Mode::kNetascii) {
+      // tsize under netascii is unspecified (DF-TSIZE-NA): it is not offered.
+      src = std::make_unique<engine::NetasciiEncodingSource>(std::move(src), std::nullopt);
+      wire_size.reset();
+    }
+    auto negotiated = engine::negotiate_as_server(Opcode::kRrq, options, wire_size, config_.limits);
+    if (!negotiated) return refuse(now, from, error_code(negotiated.error().code), negotiated.error().message, summary, bytes);
+    if (config_.faults.oack_unrequested_option) negotiated->oack.push_back({"tsize", "0"});
+    if (config_.faults.oack_inflate_blksize) {
+      for (auto& o : negotiated->oack) {
+        if (proto::iequals(o.name, proto::kBlksize)) o.value = std::to_string(negotiated->params.blksize + 1);
+      }
+    }
+    session.transfer = engine::Transfer::server_read(config_.transfer, from, *negotiated, std::move(src), now);
+  } else {
+    auto negotiated = engine::negotiate_as_server(Opcode::kWrq, options, std::nullopt, config_.limits);
+    if (!negotiated) return refuse(now, from, error_code(negotiated.error().code), negotiated.error().message, summary, bytes);
+    auto sink = files_.open_write(filename);
+    if (!sink) return refuse(now, from, error_code(sink.error().code), sink.error().message, summary, bytes);
+    std::unique_ptr<engine::ByteSink> snk = std::move(*sink);
+    if (mode == proto::Mode::kNetascii) snk = std::make_unique<engine::NetasciiDecodingSink>(std::move(snk));
+    session.transfer = engine::Transfer::server_write(config_.transfer, from, *negotiated, std::move(snk), now);
+  }
+  open_session(now, std::move(session));
+}
+
+void ServerCore::handle_datagram(Instant now, SessionId id, const Address& from, std::span<const uint8_t> bytes) {
+  last_now_ = now;
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() || !it->second.transfer) return;
+  it->second.transfer->handle_datagram(now, from, bytes);
+  touch(id);
+}
+
+void ServerCore::handle_timeout(Instant now) {
+  last_now_ = now;
+  while (!timers_.empty() && timers_.top().first <= now) {
+    const auto [at, id] = timers_.top();
+    timers_.pop();
+    auto it = sessions_.find(id);
+    if (it == sessions_.end() || it->second.armed != at) continue;  // stale entry
+    it->second.armed.reset();
+    it->second.transfer->handle_timeout(now);
+    touch(id);
+  }
+}
+
+void ServerCore::touch(SessionId id) {
+  ready_.push_back(id);
+  rearm(id, sessions_.at(id));
+}
+
+void ServerCore::rearm(SessionId id, Session& s) {
+  if (!s.transfer) return;
+  const auto deadline = s.transfer->poll_timeout();
+  if (deadline && deadline != s.armed) {
+    s.armed = deadline;
+    timers_.push({*deadline, id});
+  }
+}
+
+std::optional<SessionEvent> ServerCore::poll_event() {
+  if (events_.empty()) return std::nullopt;
+  SessionEvent e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+std::optional<ServerTransmit> ServerCore::poll_transmit(std::span<uint8_t> buffer) {
+  if (!listener_out_.empty()) {
+    auto [to, bytes] = std::move(listener_out_.front());
+    listener_out_.pop_front();
+    std::copy(bytes.begin(), bytes.end(), buffer.begin());
+    return ServerTransmit{kListener, to, bytes.size()};
+  }
+  while (!ready_.empty()) {
+    const SessionId id = ready_.front();
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) {
+      ready_.pop_front();
+      continue;
+    }
+    Session& s = it->second;
+    if (!s.one_shot.empty()) {
+      std::copy(s.one_shot.begin(), s.one_shot.end(), buffer.begin());
+      const ServerTransmit t{id, s.client, s.one_shot.size()};
+      s.one_shot.clear();
+      return t;  // the session closes on the next poll
+    }
+    if (s.transfer) {
+      if (auto t = s.transfer->poll_transmit(buffer)) return ServerTransmit{id, t->to, t->size};
+      rearm(id, s);  // sending may have moved the deadline
+    }
+    ready_.pop_front();
+    if (!s.transfer || s.transfer->finished()) {
+      SessionEvent closed{SessionEvent::Kind::kClosed, id, s.client, s.summary, std::nullopt, {}, last_now_ - s.started};
+      if (s.transfer) {
+        closed.outcome = s.transfer->outcome();
+        closed.stats = s.transfer->stats();
+      }
+      events_.push_back(std::move(closed));
+      if (auto c = by_client_.find(s.client); c != by_client_.end() && c->second == id) by_client_.erase(c);
+      sessions_.erase(it);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Instant> ServerCore::poll_timeout() {
+  while (!timers_.empty()) {
+    const auto [at, id] = timers_.top();
+    auto it = sessions_.find(id);
+    if (it != sessions_.end() && it->second.armed == at) return at;
+    timers_.pop();  // stale
+  }
+  return std::nullopt;
+}
+
+}  // namespace tftp::server

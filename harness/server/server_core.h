@@ -1,0 +1,111 @@
+// The reference server without I/O: requests in, sessions (one Transfer each) out.
+// The UDP server and the virtual-network target both drive this same object; the I/O
+// layer gives each session its own endpoint (its TID, RFC 1350 §4).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/address.h"
+#include "common/time.h"
+#include "engine/transfer.h"
+#include "server/file_store.h"
+
+namespace tftp::server {
+
+// Deliberate server misbehaviours for tests that prove scenarios can fail.
+struct ServerFaults {
+  bool answer_from_listen_port = false;    // RFC 1350 §4: no new TID
+  bool wrong_error_codes = false;          // RFC 1350 §5: every refusal is ERROR 0
+  bool oack_unrequested_option = false;    // RFC 2347: OACK adds an option nobody asked for
+  bool oack_inflate_blksize = false;       // RFC 2348: OACK blksize larger than requested
+  bool ignore_options = false;             // RFC 2347 allows it; used to test fallbacks
+  bool accept_mail_mode = false;           // RFC 1123 §4.2.2.1 (SHOULD NOT support mail)
+  bool allow_traversal = false;            // RFC 1123 §4.2.3.4: ".." not refused
+};
+
+struct ServerConfig {
+  engine::TransferConfig transfer;
+  engine::ServerLimits limits;
+  size_t max_sessions = 512;
+  ServerFaults faults;
+};
+
+using SessionId = uint64_t;
+inline constexpr SessionId kListener = 0;  // "sent from the listening endpoint"
+
+struct ServerTransmit {
+  SessionId session;
+  Address to;
+  size_t size;
+};
+
+struct SessionEvent {
+  enum class Kind { kOpened, kClosed } kind;
+  SessionId session;
+  Address client;
+  std::string summary;                        // request, e.g. `RRQ "a.bin" octet blksize=1024`
+  std::optional<engine::Outcome> outcome;     // kClosed
+  engine::TransferStats stats;                // kClosed
+  Duration elapsed{};                         // kClosed
+};
+
+class ServerCore {
+ public:
+  ServerCore(ServerConfig config, FileStore& files);
+
+  // A datagram that arrived at the listening endpoint (port 69 or its stand-in).
+  void handle_request(Instant now, const Address& from, std::span<const uint8_t> bytes);
+  // A datagram that arrived at a session's endpoint.
+  void handle_datagram(Instant now, SessionId session, const Address& from, std::span<const uint8_t> bytes);
+  void handle_timeout(Instant now);
+
+  // Drain after every input: first events (open endpoints for new sessions), then transmits.
+  std::optional<SessionEvent> poll_event();
+  std::optional<ServerTransmit> poll_transmit(std::span<uint8_t> buffer);
+  std::optional<Instant> poll_timeout();
+
+  size_t active_sessions() const { return sessions_.size(); }
+  const ServerConfig& config() const { return config_; }
+
+ private:
+  struct Session {
+    std::optional<engine::Transfer> transfer;
+    std::vector<uint8_t> one_shot;  // an ERROR refusing the request, sent once
+    Address client;
+    std::vector<uint8_t> request;   // for recognising a retransmitted request
+    std::string summary;
+    Instant started;
+    std::optional<Instant> armed;   // the deadline last pushed into timers_
+    bool opened_reported = false;
+  };
+
+  void refuse(Instant now, const Address& to, uint16_t code, std::string message, std::string summary,
+              std::span<const uint8_t> request);
+  SessionId open_session(Instant now, Session session);
+  void touch(SessionId id);  // the session may have output, a new deadline, or be done
+  void rearm(SessionId id, Session& s);
+  uint16_t error_code(uint16_t honest) const;
+
+  ServerConfig config_;
+  FileStore& files_;
+  SessionId next_id_ = 1;
+  std::unordered_map<SessionId, Session> sessions_;
+  std::unordered_map<Address, SessionId> by_client_;
+  std::deque<SessionId> ready_;        // sessions that may have datagrams to send
+  std::deque<SessionEvent> events_;
+  std::deque<std::pair<Address, std::vector<uint8_t>>> listener_out_;  // "busy" replies
+  using Timer = std::pair<Instant, SessionId>;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+  Instant last_now_{};
+};
+
+}  // namespace tftp::server

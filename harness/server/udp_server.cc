@@ -1,0 +1,124 @@
+#include "server/udp_server.h"
+
+#include <cstdio>
+
+namespace tftp::server {
+
+namespace {
+// Large windows need room in the kernel: windowsize 16 x blksize 65464 is about 1 MiB,
+// and the default 208 KiB receive buffer would drop most of it.
+constexpr int kSocketBuffer = 4 << 20;
+}  // namespace
+
+UdpServer::UdpServer(ServerConfig config, FileStore& files, net::EventLoop loop, Logger log)
+    : core_(std::move(config), files), loop_(std::move(loop)), log_(std::move(log)),
+      rx_(proto::kMaxDatagramSize + 1), tx_(proto::kMaxDatagramSize + 1) {}
+
+UdpServer::~UdpServer() = default;
+
+Result<std::unique_ptr<UdpServer>> UdpServer::start(const std::vector<Address>& listen, ServerConfig config,
+                                                    FileStore& files, Logger log) {
+  auto loop = net::EventLoop::create();
+  if (!loop) return tl::unexpected(loop.error());
+  std::unique_ptr<UdpServer> server(new UdpServer(std::move(config), files, std::move(*loop), std::move(log)));
+  for (const Address& a : listen) {
+    auto socket = net::UdpSocket::bind(a);
+    if (!socket) return tl::unexpected(socket.error());
+    server->listeners_.push_back(std::move(*socket));
+  }
+  for (size_t i = 0; i < server->listeners_.size(); ++i) {
+    UdpServer* self = server.get();
+    auto ok = server->loop_.watch(server->listeners_[i].fd(), [self, i] { self->on_listener_readable(i); });
+    if (!ok) return tl::unexpected(ok.error());
+  }
+  return server;
+}
+
+std::vector<Address> UdpServer::listening() const {
+  std::vector<Address> out;
+  for (const auto& l : listeners_) out.push_back(l.local_address());
+  return out;
+}
+
+Result<void> UdpServer::run(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed)) {
+    auto deadline = core_.poll_timeout();
+    const Instant soon = real_now() + std::chrono::milliseconds(100);
+    if (!deadline || *deadline > soon) deadline = soon;
+    auto ok = loop_.run_once(deadline);
+    if (!ok) return tl::unexpected(ok.error());
+    core_.handle_timeout(real_now());
+    drain();
+  }
+  return {};
+}
+
+void UdpServer::on_listener_readable(size_t index) {
+  for (;;) {
+    auto got = listeners_[index].receive(rx_);
+    if (!got || !*got) return;
+    core_.handle_request(real_now(), (*got)->from, std::span(rx_).first((*got)->size));
+    drain();
+  }
+}
+
+void UdpServer::on_session_readable(SessionId id) {
+  for (;;) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) return;
+    auto got = it->second.receive(rx_);
+    if (!got || !*got) return;
+    core_.handle_datagram(real_now(), id, (*got)->from, std::span(rx_).first((*got)->size));
+    drain();
+  }
+}
+
+void UdpServer::drain() {
+  auto handle_events = [this] {
+    while (auto e = core_.poll_event()) {
+      if (e->kind == SessionEvent::Kind::kOpened) {
+        auto socket = net::UdpSocket::ephemeral_for(e->client);
+        if (!socket) {
+          if (log_) log_("cannot open a session socket: " + socket.error().to_string());
+          continue;  // its datagrams go nowhere; the client times out
+        }
+        socket->set_buffer_sizes(kSocketBuffer);
+        const SessionId id = e->session;
+        (void)loop_.watch(socket->fd(), [this, id] { on_session_readable(id); });
+        sessions_.emplace(id, std::move(*socket));
+      } else {
+        if (auto it = sessions_.find(e->session); it != sessions_.end()) {
+          loop_.unwatch(it->second.fd());
+          sessions_.erase(it);
+        }
+        if (log_) {
+          char line[512];
+          const auto& st = e->stats;
+          std::snprintf(line, sizeof line, "%s %s: %s, %llu bytes, %llu retransmissions, %.3f s",
+                        e->client.to_string().c_str(), e->summary.c_str(),
+                        e->outcome ? e->outcome->to_string().c_str() : "refused",
+                        static_cast<unsigned long long>(st.bytes), static_cast<unsigned long long>(st.retransmissions),
+                        to_seconds(e->elapsed));
+          log_(line);
+        }
+      }
+    }
+  };
+  handle_events();
+  while (auto t = core_.poll_transmit(tx_)) {
+    const auto bytes = std::span<const uint8_t>(tx_).first(t->size);
+    net::UdpSocket* from = nullptr;
+    if (t->session != kListener && !core_.config().faults.answer_from_listen_port) {
+      if (auto it = sessions_.find(t->session); it != sessions_.end()) from = &it->second;
+    }
+    if (from == nullptr) {
+      for (auto& l : listeners_) {
+        if (l.local_address().family() == t->to.family()) from = &l;
+      }
+    }
+    if (from != nullptr) (void)from->send_to(t->to, bytes);  // a failed send is a lost datagram
+    handle_events();
+  }
+}
+
+}  // namespace tftp::server

@@ -1,0 +1,46 @@
+// The reference server on real UDP: one thread, one epoll loop, one socket per session
+// (the session's TID), any number of listening addresses (IPv4 and IPv6).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "net/event_loop.h"
+#include "net/udp_socket.h"
+#include "server/server_core.h"
+
+namespace tftp::server {
+
+class UdpServer {
+ public:
+  using Logger = std::function<void(const std::string&)>;
+
+  static Result<std::unique_ptr<UdpServer>> start(const std::vector<Address>& listen, ServerConfig config,
+                                                  FileStore& files, Logger log = {});
+  ~UdpServer();
+
+  // Serves until `stop` becomes true (checked at least every 100 ms).
+  Result<void> run(const std::atomic<bool>& stop);
+  // The bound listening addresses (with the real port when 0 was asked for).
+  std::vector<Address> listening() const;
+
+ private:
+  UdpServer(ServerConfig config, FileStore& files, net::EventLoop loop, Logger log);
+  void on_listener_readable(size_t index);
+  void on_session_readable(SessionId id);
+  void drain();
+
+  ServerCore core_;
+  net::EventLoop loop_;
+  Logger log_;
+  std::vector<net::UdpSocket> listeners_;
+  std::unordered_map<SessionId, net::UdpSocket> sessions_;
+  std::vector<uint8_t> rx_;
+  std::vector<uint8_t> tx_;
+};
+
+}  // namespace tftp::server
