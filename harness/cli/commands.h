@@ -22,5 +22,6 @@ extern std::atomic<bool> g_interrupted;
 void add_serve_command(CLI::App& app, Action& action);
 void add_transfer_commands(CLI::App& app, Action& action);  // get, put
 void add_selfcheck_command(CLI::App& app, Action& action);
+void add_run_command(CLI::App& app, Action& action, int argc, char** argv);  // run, fixtures
 
 }  // namespace tftp::cli

@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
       "  tftpspec serve --root /srv/tftp --listen 127.0.0.1:6969     run the reference server\n"
       "  tftpspec get 127.0.0.1:6969 pxelinux.0 --blksize 1428         download a file\n"
       "  tftpspec put 127.0.0.1:6969 firmware.bin ./build/fw.bin       upload a file\n"
+      "  tftpspec run                                                  the conformance catalogue against\n"
+      "                                                                the embedded reference server\n"
+      "  tftpspec run --target 127.0.0.1:69 --root /srv/tftp --json r.json   ... against a real server\n"
       "  tftpspec selfcheck                                            transfer files through the\n"
       "                                                                reference server and client\n",
       "tftpspec"};
@@ -32,6 +35,7 @@ int main(int argc, char** argv) {
   tftp::cli::add_serve_command(app, action);
   tftp::cli::add_transfer_commands(app, action);
   tftp::cli::add_selfcheck_command(app, action);
+  tftp::cli::add_run_command(app, action, argc, argv);
 
   try {
     app.parse(argc, argv);

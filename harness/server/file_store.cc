@@ -156,6 +156,11 @@ void MemoryFileStore::put(std::string name, std::vector<uint8_t> bytes) {
   files_[std::move(name)] = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
 }
 
+void MemoryFileStore::put(std::string name, std::shared_ptr<const std::vector<uint8_t>> bytes) {
+  std::lock_guard lock(mutex_);
+  files_[std::move(name)] = std::move(bytes);
+}
+
 std::optional<std::vector<uint8_t>> MemoryFileStore::get(const std::string& name) const {
   std::lock_guard lock(mutex_);
   auto it = files_.find(name);

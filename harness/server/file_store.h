@@ -55,6 +55,7 @@ class MemoryFileStore : public FileStore {
  public:
   explicit MemoryFileStore(RootPolicy policy = {}) : policy_(policy) {}
   void put(std::string name, std::vector<uint8_t> bytes);
+  void put(std::string name, std::shared_ptr<const std::vector<uint8_t>> bytes);  // shares, no copy
   std::optional<std::vector<uint8_t>> get(const std::string& name) const;
   tl::expected<std::unique_ptr<engine::ByteSource>, Refusal> open_read(std::string_view filename) override;
   tl::expected<std::unique_ptr<engine::ByteSink>, Refusal> open_write(std::string_view filename) override;

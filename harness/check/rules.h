@@ -1,0 +1,63 @@
+// The one rule engine: watches the datagrams exchanged with a target TFTP server (live,
+// or read from a capture) and reports every RFC violation it sees, citing the rule.
+// Scenarios add expectations on top of it; they never re-implement these rules.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/address.h"
+#include "common/time.h"
+
+namespace tftp::check {
+
+enum class Direction {
+  kToTarget,    // sent by the client side (the harness, or the client in a capture)
+  kFromTarget,  // sent by the server under test
+};
+
+struct Observation {
+  Instant at;
+  Direction direction;
+  Address from;
+  Address to;
+  std::vector<uint8_t> bytes;
+};
+
+// RFC 2119 level of the broken requirement: a MUST makes a scenario fail, a SHOULD warn.
+enum class Level { kMust, kShould, kInfo };
+std::string_view level_name(Level level);  // "MUST", "SHOULD", "INFO"
+
+struct Finding {
+  std::string id;           // stable, e.g. "tftp.rule.sorcerers_apprentice"
+  std::string requirement;  // checklist id, e.g. "T1123-SAS"
+  std::string citation;     // e.g. "RFC 1123 §4.2.3.1"
+  Level level;
+  std::string message;      // what was seen, with block numbers and times
+  std::vector<size_t> evidence;  // indices into the observations
+};
+
+// Watches every transfer with one server. The target's well-known address (port 69 or
+// the test port) tells requests from transfer traffic.
+class RuleEngine {
+ public:
+  explicit RuleEngine(Address target_listen);
+  ~RuleEngine();
+  RuleEngine(RuleEngine&&) noexcept;
+  RuleEngine& operator=(RuleEngine&&) noexcept;
+
+  void observe(const Observation& observation);
+  // Findings so far, each reported once. Call at any time; end-of-transfer rules
+  // (e.g. a missing final DATA) are judged by finish().
+  std::vector<Finding> findings() const;
+  std::vector<Finding> finish();
+  const std::vector<Observation>& observations() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace tftp::check

@@ -1,0 +1,20 @@
+// The JSON report (schema: reports/tftpspec-report.schema.json), written atomically.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "report/model.h"
+
+namespace tftp::report {
+
+inline constexpr const char* kSchemaId = "https://tftpspec.dev/schema/report-1.json";
+
+nlohmann::json to_json(const RunReport& report);
+// Writes to a temporary file beside `path`, then renames it over `path`.
+Result<void> write_file_atomic(const std::filesystem::path& path, const std::string& contents);
+
+}  // namespace tftp::report

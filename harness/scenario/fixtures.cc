@@ -1,0 +1,91 @@
+#include "scenario/fixtures.h"
+
+#include <fstream>
+
+namespace tftp::scenario {
+
+namespace {
+
+std::vector<uint8_t> pattern(const std::string& name, uint64_t size) {
+  uint64_t x = 1469598103934665603ull;  // FNV-1a of the name seeds xorshift64
+  for (unsigned char c : name) x = (x ^ c) * 1099511628211ull;
+  std::vector<uint8_t> out(size);
+  for (auto& b : out) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    b = static_cast<uint8_t>(x >> 24);
+  }
+  return out;
+}
+
+// Local text whose netascii encoding puts a CR as the last byte of block 1 (the LF
+// starts block 2) and a bare CR's CR NUL across the end of block 2 (RFC 1350 §1,
+// FreeBSD PR 178055).
+std::vector<uint8_t> netascii_text() {
+  std::string text(511, 'A');
+  text += '\n';               // encoded CR at offset 511, LF at 512
+  text += std::string(510, 'B');
+  text += '\r';               // encoded CR at offset 1023, NUL at 1024
+  text += "tail line\nlast line without newline";
+  return {text.begin(), text.end()};
+}
+
+}  // namespace
+
+const std::vector<FixtureInfo>& fixtures() {
+  static const std::vector<FixtureInfo> kAll = {
+      {"f0.bin", 0, "empty file: the first DATA is empty"},
+      {"f1.bin", 1, "one byte; used by sanity and discovery probes"},
+      {"f511.bin", 511, "one byte short of a block"},
+      {"f512.bin", 512, "exactly one block: a zero-length DATA 2 must follow"},
+      {"f513.bin", 513, "one byte over a block"},
+      {"f1024.bin", 1024, "two full blocks"},
+      {"f3000.bin", 3000, "several blocks, short final block"},
+      {"f65464.bin", 65464, "exactly one block at the largest blksize"},
+      {"f1m.bin", 1 << 20, "1 MiB, a multiple of every power-of-two blksize"},
+      {"rollover.bin", 600000, "75000 blocks at blksize 8: the block number wraps past 65535"},
+      {"netascii.txt", netascii_text().size(), "text with CR and LF at block boundaries"},
+  };
+  return kAll;
+}
+
+bool is_fixture(const std::string& name) {
+  for (const auto& f : fixtures()) {
+    if (f.name == name) return true;
+  }
+  return false;
+}
+
+std::optional<std::vector<uint8_t>> fixture_bytes(const std::string& name) {
+  if (name == "netascii.txt") return netascii_text();
+  for (const auto& f : fixtures()) {
+    if (f.name == name) return pattern(name, f.size);
+  }
+  return std::nullopt;
+}
+
+Result<size_t> write_fixtures(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error("tftp.fixtures.mkdir_failed", "cannot create " + dir.string() + ": " + ec.message());
+  size_t count = 0;
+  for (const auto& f : fixtures()) {
+    const auto bytes = *fixture_bytes(f.name);
+    const auto path = dir / f.name;
+    const auto temp = dir / ("." + f.name + ".tmp");
+    {
+      std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      if (!out) return make_error("tftp.fixtures.write_failed", "cannot write " + temp.string());
+    }
+    std::filesystem::permissions(temp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                                           std::filesystem::perms::group_read | std::filesystem::perms::others_read, ec);
+    std::filesystem::rename(temp, path, ec);
+    if (ec) return make_error("tftp.fixtures.write_failed", "cannot rename into " + path.string() + ": " + ec.message());
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace tftp::scenario

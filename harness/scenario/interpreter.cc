@@ -1,0 +1,569 @@
+#include "scenario/interpreter.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "scenario/fixtures.h"
+
+namespace tftp::scenario {
+
+using proto::Opcode;
+using report::Verdict;
+
+namespace {
+
+constexpr size_t kEvidenceHead = 100;
+constexpr size_t kEvidenceTail = 60;
+
+// "{A*600}" in a scenario string stands for 600 'A's (long filenames, modes, options).
+std::string expand(const std::string& text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t open = text.find('{', i);
+    const size_t star = open == std::string::npos ? open : text.find('*', open);
+    const size_t close = star == std::string::npos ? star : text.find('}', star);
+    if (close == std::string::npos) {
+      out += text.substr(i);
+      break;
+    }
+    out += text.substr(i, open - i);
+    const std::string unit = text.substr(open + 1, star - open - 1);
+    const int count = std::atoi(text.substr(star + 1, close - star - 1).c_str());
+    for (int k = 0; k < count; ++k) out += unit;
+    i = close + 1;
+  }
+  return out;
+}
+
+std::string seconds_text(Duration d) {
+  std::ostringstream s;
+  s.precision(3);
+  s << std::fixed << to_seconds(d) << " s";
+  return s.str();
+}
+
+Verdict default_verdict(Level level) {
+  switch (level) {
+    case Level::kMust: return Verdict::kFail;
+    case Level::kShould: return Verdict::kWarn;
+    case Level::kMay: return Verdict::kSkip;
+  }
+  return Verdict::kFail;
+}
+
+std::string key_of(const Received& r) {
+  std::string k = r.at == Socket::kMain ? "m" : "o";
+  k += r.from.to_string();
+  k += '|';
+  k.append(r.bytes.begin(), r.bytes.end());
+  return k;
+}
+
+class Interpreter {
+ public:
+  Interpreter(const Scenario& sc, Wire& wire, const TargetProfile& profile, std::string unique)
+      : sc_(sc), wire_(wire), profile_(profile), unique_(std::move(unique)), start_(wire.now()) {}
+
+  report::ScenarioResult run() {
+    result_ = result_header(sc_);
+    for (const Step& step : sc_.steps) {
+      if (ended_) break;
+      if (wire_.now() - start_ > sc_.deadline) {
+        judge(Verdict::kError, "the scenario exceeded its deadline of " + seconds_text(sc_.deadline));
+        break;
+      }
+      current_ = &step;
+      switch (step.kind) {
+        case StepKind::kSend: do_send(step.send); break;
+        case StepKind::kExpect: do_expect(step); break;
+        case StepKind::kSilence: do_silence(step); break;
+        case StepKind::kWait: wire_.wait_until(wire_.now() + step.within.resolve(profile_.rto)); break;
+        case StepKind::kDownload:
+        case StepKind::kUpload: do_transfer(step); break;
+      }
+    }
+    apply_findings();
+    fill_evidence();
+    result_.duration_ms = to_ms(wire_.now() - start_);
+    return std::move(result_);
+  }
+
+ private:
+  // --- verdicts ------------------------------------------------------------------------
+  void judge(Verdict v, std::string reason, std::string expected = "", std::string observed = "") {
+    if (v == Verdict::kPass) return;
+    if (report::severity(v) <= report::severity(result_.verdict) && result_.verdict != Verdict::kPass) return;
+    result_.verdict = v;
+    result_.reason = current_ ? reason + " (" + current_->where.to_string() + ")" : reason;
+    result_.expected = std::move(expected);
+    result_.observed = std::move(observed);
+    if (v != Verdict::kWarn) ended_ = true;
+  }
+
+  Verdict mismatch_verdict(const Step& step) const { return step.otherwise.value_or(default_verdict(sc_.level)); }
+
+  // --- sending ---------------------------------------------------------------------------
+  std::vector<uint8_t> build(const SendSpec& s) {
+    std::vector<uint8_t> out(proto::kMaxDatagramSize * 2);
+    if (!s.op) return s.raw;
+    proto::WriteResult n;
+    std::vector<std::string> names;
+    std::vector<std::string> values;
+    for (const auto& [k, v] : s.options) {
+      names.push_back(expand(k));
+      values.push_back(expand(v));
+    }
+    std::vector<proto::Option> options;
+    for (size_t i = 0; i < names.size(); ++i) options.push_back({names[i], values[i]});
+    switch (*s.op) {
+      case Opcode::kRrq:
+      case Opcode::kWrq: {
+        std::string file = expand(s.file);
+        if (file.rfind("new:", 0) == 0) {
+          const std::string fixture = file.substr(4);
+          upload_content_ = fixture_bytes(fixture).value_or(std::vector<uint8_t>{});
+          file = "tftpspec-up-" + unique_ + "-" + fixture;
+        }
+        if (*s.op == Opcode::kRrq) rrq_file_ = file;
+        request_file_ = file;
+        // A new request starts a new transfer: forget the previous server TID.
+        server_.reset();
+        blksize_ = proto::kDefaultBlockSize;
+        requested_ = s.options;
+        n = proto::write_request(out, *s.op, file, expand(s.mode), options);
+        break;
+      }
+      case Opcode::kData: {
+        std::vector<uint8_t> payload;
+        if (s.content) {
+          const size_t offset = (s.block == 0 ? 0 : s.block - 1) * blksize_;
+          if (offset < upload_content_.size()) {
+            const size_t len = std::min(blksize_, upload_content_.size() - offset);
+            payload.assign(upload_content_.begin() + static_cast<long>(offset),
+                           upload_content_.begin() + static_cast<long>(offset + len));
+          }
+        } else {
+          payload.assign(s.size.value_or(0), 'x');
+        }
+        n = proto::write_data(out, static_cast<uint16_t>(s.block), payload);
+        break;
+      }
+      case Opcode::kAck: n = proto::write_ack(out, static_cast<uint16_t>(s.block)); break;
+      case Opcode::kError: n = proto::write_error(out, s.code, expand(s.message)); break;
+      case Opcode::kOack: n = proto::write_oack(out, options); break;
+    }
+    if (!n) {
+      judge(Verdict::kError, "cannot build the packet: " + n.error().to_string());
+      return {};
+    }
+    out.resize(*n);
+    return out;
+  }
+
+  void do_send(const SendSpec& s) {
+    auto bytes = build(s);
+    if (ended_) return;
+    Address to = wire_.listen();
+    if (s.to == Destination::kServer || (s.to == Destination::kAuto && server_)) {
+      if (!server_) {
+        judge(Verdict::kError, "the step sends to the server's TID, but the target has not answered yet");
+        return;
+      }
+      to = *server_;
+    }
+    for (int i = 0; i < s.count; ++i) wire_.send(s.from, to, bytes);
+  }
+
+  // --- receiving -------------------------------------------------------------------------
+  // The next datagram at `socket` that is not a repeat of an earlier one (unless
+  // `repeats` is allowed), waiting until `deadline`. Others stay queued for later steps.
+  std::optional<Received> next(Socket socket, bool repeats, Instant deadline) {
+    for (;;) {
+      for (size_t i = 0; i < inbox_.size(); ++i) {
+        if (inbox_[i].at != socket) continue;
+        Received r = std::move(inbox_[i]);
+        inbox_.erase(inbox_.begin() + static_cast<long>(i));
+        const bool repeated = !seen_.insert(key_of(r)).second;
+        if (repeated && !repeats) {
+          --i;
+          continue;  // a retransmission of something already judged
+        }
+        observe(r);
+        return r;
+      }
+      auto r = wire_.receive_until(deadline);
+      if (!r) return std::nullopt;
+      inbox_.push_back(std::move(*r));
+    }
+  }
+
+  // Learns the server's TID and the negotiated block size from what the target sends.
+  void observe(const Received& r) {
+    if (!server_ && r.at == Socket::kMain && r.from.same_host(wire_.listen())) server_ = r.from;
+    auto p = proto::parse(r.bytes, proto::Strictness::kLenient);
+    if (!p) return;
+    if (const auto* o = std::get_if<proto::Oack>(&*p)) {
+      if (auto b = o->options.find(proto::kBlksize)) {
+        if (auto v = proto::parse_decimal(*b); v && proto::blksize_in_range(*v)) blksize_ = static_cast<size_t>(*v);
+      }
+    }
+  }
+
+  bool matches(const Pattern& pat, const Received& r, std::string* why) const {
+    auto p = proto::parse(r.bytes, proto::Strictness::kLenient);
+    if (pat.malformed) return !p;
+    if (!p) {
+      *why = "malformed: " + p.error().to_string();
+      return false;
+    }
+    const Opcode op = proto::opcode_of(*p);
+    if (pat.op && *pat.op != op) return false;
+    if (pat.from_listen && r.from != wire_.listen()) {
+      *why = "came from " + r.from.to_string() + ", not the well-known port";
+      return false;
+    }
+    if (pat.from_new_port && r.from.port() == wire_.listen().port()) {
+      *why = "came from the well-known port " + std::to_string(r.from.port());
+      return false;
+    }
+    if (const auto* d = std::get_if<proto::Data>(&*p)) {
+      if (pat.block && *pat.block != d->block) return false;
+      if (pat.size && *pat.size != d->payload.size()) return false;
+      if (pat.size_full && d->payload.size() != blksize_) return false;
+      if (pat.size_short && d->payload.size() >= blksize_) return false;
+      if (pat.content) {
+        const auto fixture = fixture_bytes(rrq_file_);
+        const size_t offset = (d->block == 0 ? 0 : d->block - 1u) * blksize_;
+        if (!fixture || offset > fixture->size()) return false;
+        const size_t len = std::min(blksize_, fixture->size() - offset);
+        if (d->payload.size() != len ||
+            !std::equal(d->payload.begin(), d->payload.end(), fixture->begin() + static_cast<long>(offset))) {
+          *why = "DATA " + std::to_string(d->block) + " does not carry the bytes of " + rrq_file_;
+          return false;
+        }
+      }
+    } else if (const auto* a = std::get_if<proto::Ack>(&*p)) {
+      if (pat.block && *pat.block != a->block) return false;
+    } else if (const auto* e = std::get_if<proto::ErrorPacket>(&*p)) {
+      if (!pat.codes.empty() && std::find(pat.codes.begin(), pat.codes.end(), e->code) == pat.codes.end()) return false;
+    } else if (const auto* o = std::get_if<proto::Oack>(&*p)) {
+      for (const auto& [name, value] : pat.options) {
+        auto got = o->options.find(name);
+        if (!got || (value != "*" && *got != value)) return false;
+      }
+      for (const auto& name : pat.options_absent) {
+        if (o->options.find(name)) return false;
+      }
+    }
+    if ((pat.block || pat.size) && !std::holds_alternative<proto::Data>(*p) && !std::holds_alternative<proto::Ack>(*p)) return false;
+    return true;
+  }
+
+  std::string describe_alternatives(const Step& step) const {
+    std::string out;
+    for (const auto& a : step.alternatives) {
+      if (!out.empty()) out += " | ";
+      out += a.pattern.describe();
+    }
+    return out + " within " + seconds_text(step.within.resolve(profile_.rto));
+  }
+
+  std::string describe_received(const Received& r) const {
+    return proto::describe_datagram(r.bytes) + " from " + r.from.to_string() + " at +" + seconds_text(r.time - start_);
+  }
+
+  void do_expect(const Step& step) {
+    const Socket socket = step.alternatives.front().pattern.at.value_or(Socket::kMain);
+    const Instant deadline = wire_.now() + step.within.resolve(profile_.rto);
+    auto r = next(socket, step.repeat, deadline);
+    if (!r) {
+      judge(mismatch_verdict(step), step.reason.empty() ? "no reply in time" : step.reason, describe_alternatives(step),
+            "nothing within " + seconds_text(step.within.resolve(profile_.rto)));
+      return;
+    }
+    std::string why;
+    for (const auto& alt : step.alternatives) {
+      if (!matches(alt.pattern, *r, &why)) continue;
+      check_backoff(step, r->time);
+      if (alt.verdict != Verdict::kPass) {
+        judge(alt.verdict, alt.reason.empty() ? "observed " + alt.pattern.describe() : alt.reason,
+              "", describe_received(*r));
+      }
+      if (alt.end) ended_ = true;
+      return;
+    }
+    // A fixture the target does not have makes the scenario unjudgeable, not failed.
+    if (auto p = proto::parse(r->bytes, proto::Strictness::kLenient)) {
+      if (const auto* e = std::get_if<proto::ErrorPacket>(&*p); e && e->code == 1 && is_fixture(request_file_)) {
+        judge(Verdict::kError, "the target lacks the fixture " + request_file_ +
+                                   " (write the fixtures with `tftpspec fixtures DIR` or use --root)",
+              describe_alternatives(step), describe_received(*r));
+        return;
+      }
+    }
+    judge(mismatch_verdict(step), (step.reason.empty() ? std::string("unexpected reply") : step.reason) +
+                                      (why.empty() ? "" : ": " + why),
+          describe_alternatives(step), describe_received(*r));
+  }
+
+  void check_backoff(const Step& step, Instant t) {
+    if (step.backoff && last_match_) {
+      const Duration gap = t - *last_match_;
+      if (last_gap_ && gap < *last_gap_ * 9 / 10) {
+        judge(mismatch_verdict(step),
+              "the retransmission interval shrank from " + seconds_text(*last_gap_) + " to " + seconds_text(gap) +
+                  " (RFC 1123 §4.2.3.2 asks for an adaptive, backing-off timeout)");
+      }
+      last_gap_ = gap;
+    }
+    last_match_ = t;
+  }
+
+  void do_silence(const Step& step) {
+    const auto& pat = step.alternatives.front().pattern;
+    const Socket socket = pat.at.value_or(Socket::kMain);
+    const Instant deadline = wire_.now() + step.within.resolve(profile_.rto);
+    std::vector<Received> kept;
+    while (auto r = next(socket, step.repeat, deadline)) {
+      std::string why;
+      if (matches(pat, *r, &why)) {
+        judge(mismatch_verdict(step), step.reason.empty() ? "the target sent what it must not" : step.reason,
+              "no " + pat.describe() + " for " + seconds_text(step.within.resolve(profile_.rto)), describe_received(*r));
+        break;
+      }
+      kept.push_back(std::move(*r));
+    }
+    inbox_.insert(inbox_.begin(), std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
+  }
+
+  // --- whole transfers -------------------------------------------------------------------
+  struct FaultState {
+    std::vector<OutgoingFault> faults;
+    uint64_t last_abs[7] = {};
+    bool any[7] = {};
+  };
+
+  // Maps a wire block number to the absolute count, following rollover.
+  static uint64_t absolute(FaultState& fs, Opcode op, uint16_t wire) {
+    const auto i = static_cast<size_t>(op);
+    if (!fs.any[i]) {
+      fs.any[i] = true;
+      fs.last_abs[i] = wire;
+      return wire;
+    }
+    const uint64_t prev = fs.last_abs[i];
+    const uint16_t delta = static_cast<uint16_t>(wire - static_cast<uint16_t>(prev));
+    const uint64_t abs = delta < 0x8000 ? prev + delta : prev - static_cast<uint16_t>(-delta);
+    fs.last_abs[i] = std::max(prev, abs);
+    return abs;
+  }
+
+  void send_with_faults(FaultState& fs, const Address& to, std::span<const uint8_t> bytes) {
+    int copies = 1;
+    if (auto p = proto::parse(bytes, proto::Strictness::kLenient)) {
+      std::optional<uint16_t> wire;
+      if (const auto* a = std::get_if<proto::Ack>(&*p)) wire = a->block;
+      if (const auto* d = std::get_if<proto::Data>(&*p)) wire = d->block;
+      if (wire) {
+        const Opcode op = proto::opcode_of(*p);
+        const uint64_t abs = absolute(fs, op, *wire);
+        for (auto& f : fs.faults) {
+          if (f.op == op && f.block == abs && f.times > 0) {
+            --f.times;
+            copies = f.duplicate ? 2 : 0;
+            break;
+          }
+        }
+      }
+    }
+    for (int i = 0; i < copies; ++i) wire_.send(Socket::kMain, to, bytes);
+  }
+
+  // Runs a whole transfer with the reference client engine over the wire.
+  std::optional<engine::Outcome> run_transfer(engine::Transfer& t, FaultState& fs, Instant deadline) {
+    std::vector<uint8_t> buffer(proto::kMaxDatagramSize + 1);
+    for (;;) {
+      while (auto tx = t.poll_transmit(buffer)) send_with_faults(fs, tx->to, std::span(buffer).first(tx->size));
+      if (t.finished()) return t.outcome();
+      if (wire_.now() > deadline) return std::nullopt;
+      Instant until = t.poll_timeout().value_or(deadline);
+      until = std::min(until, deadline);
+      if (auto r = wire_.receive_until(until)) {
+        if (r->at == Socket::kMain) t.handle_datagram(r->time, r->from, r->bytes);
+      }
+      t.handle_timeout(wire_.now());
+    }
+  }
+
+  void do_transfer(const Step& step) {
+    const TransferSpec& spec = step.transfer;
+    const bool upload = step.kind == StepKind::kUpload;
+    const auto fixture = fixture_bytes(spec.file);
+    if (!fixture && (upload || !spec.expect_failure)) {
+      judge(Verdict::kError, "the scenario names an unknown fixture '" + spec.file + "'");
+      return;
+    }
+    engine::TransferConfig config;
+    config.retransmit.initial = std::max<Duration>(profile_.rto, std::chrono::milliseconds(500));
+    config.retransmit.max_retries = 5;
+    config.dally = Duration::zero();
+    std::vector<proto::OwnedOption> options;
+    for (const auto& [k, v] : spec.options) options.push_back({expand(k), expand(v)});
+    const auto mode = proto::mode_from_text(spec.mode);
+    const Instant deadline = wire_.now() + step.within.resolve(profile_.rto);
+    const std::string remote = upload ? "tftpspec-up-" + unique_ + "-" + spec.file : spec.file;
+    request_file_ = spec.file;
+
+    FaultState fs{spec.faults};
+    auto sink = std::make_unique<engine::MemorySink>();
+    const auto contents = sink->contents();
+    std::unique_ptr<engine::ByteSink> snk = std::move(sink);
+    if (mode == proto::Mode::kNetascii) snk = std::make_unique<engine::NetasciiDecodingSink>(std::move(snk));
+    std::unique_ptr<engine::ByteSource> src = std::make_unique<engine::MemorySource>(fixture.value_or(std::vector<uint8_t>{}));
+    if (mode == proto::Mode::kNetascii) src = std::make_unique<engine::NetasciiEncodingSource>(std::move(src), std::nullopt);
+    auto transfer = upload ? engine::Transfer::client_write(config, wire_.listen(), remote, mode, options, std::move(src), wire_.now())
+                           : engine::Transfer::client_read(config, wire_.listen(), remote, mode, options, std::move(snk), wire_.now());
+    const auto outcome = run_transfer(transfer, fs, deadline);
+    const std::string what = std::string(upload ? "upload of " : "download of ") + spec.file;
+    if (!outcome) {
+      judge(Verdict::kError, what + " did not finish within " + seconds_text(step.within.resolve(profile_.rto)));
+      return;
+    }
+    if (spec.expect_failure) {
+      if (outcome->ok()) judge(mismatch_verdict(step), step.reason.empty() ? what + " was not refused" : step.reason);
+      return;
+    }
+    if (!outcome->ok()) {
+      if (outcome->kind == engine::OutcomeKind::kPeerError && outcome->error_code == 1 && !upload) {
+        judge(Verdict::kError, "the target lacks the fixture " + spec.file);
+        return;
+      }
+      judge(mismatch_verdict(step), (step.reason.empty() ? what + " failed" : step.reason) + ": " + outcome->to_string());
+      return;
+    }
+    if (!upload) {
+      if (contents->bytes != *fixture) {
+        judge(mismatch_verdict(step), what + " delivered " + std::to_string(contents->bytes.size()) +
+                                          " bytes that differ from the fixture's " + std::to_string(fixture->size()));
+      }
+      return;
+    }
+    // Read the upload back: the server must store exactly what it acknowledged.
+    auto back_sink = std::make_unique<engine::MemorySink>();
+    const auto back = back_sink->contents();
+    auto readback = engine::Transfer::client_read(config, wire_.listen(), remote, proto::Mode::kOctet, {},
+                                                  std::move(back_sink), wire_.now());
+    FaultState none{};
+    const auto back_outcome = run_transfer(readback, none, deadline);
+    if (!back_outcome || !back_outcome->ok()) {
+      judge(Verdict::kWarn, "the upload succeeded but reading it back failed: " +
+                                (back_outcome ? back_outcome->to_string() : std::string("timed out")));
+    } else if (mode == proto::Mode::kOctet && back->bytes != *fixture) {
+      judge(mismatch_verdict(step), "the uploaded file reads back as " + std::to_string(back->bytes.size()) +
+                                        " bytes that differ from the " + std::to_string(fixture->size()) + " sent");
+    }
+  }
+
+  // --- the rule engine's findings and the evidence ----------------------------------------
+  void apply_findings() {
+    for (const auto& f : wire_.rules().finish()) {
+      result_.findings.push_back({f.id, f.requirement, f.citation, std::string(check::level_name(f.level)), f.message, f.evidence});
+      if (result_.verdict == Verdict::kPass || result_.verdict == Verdict::kWarn) {
+        if (f.level == check::Level::kMust) {
+          current_ = nullptr;
+          judge(Verdict::kFail, f.citation + " (" + f.id + "): " + f.message);
+        } else if (f.level == check::Level::kShould && result_.verdict == Verdict::kPass) {
+          current_ = nullptr;
+          judge(Verdict::kWarn, f.citation + " (" + f.id + "): " + f.message);
+        }
+      }
+    }
+  }
+
+  void fill_evidence() {
+    const auto& obs = wire_.rules().observations();
+    auto line = [&](size_t i) {
+      const auto& o = obs[i];
+      result_.evidence.push_back({i, to_ms(o.at - start_), o.direction == check::Direction::kToTarget ? "sent" : "received",
+                                  o.from.to_string(), o.to.to_string(), proto::describe_datagram(o.bytes), o.bytes.size()});
+    };
+    if (obs.size() <= kEvidenceHead + kEvidenceTail) {
+      for (size_t i = 0; i < obs.size(); ++i) line(i);
+      return;
+    }
+    for (size_t i = 0; i < kEvidenceHead; ++i) line(i);
+    result_.evidence_elided = obs.size() - kEvidenceHead - kEvidenceTail;
+    for (size_t i = obs.size() - kEvidenceTail; i < obs.size(); ++i) line(i);
+  }
+
+  const Scenario& sc_;
+  Wire& wire_;
+  const TargetProfile& profile_;
+  std::string unique_;
+  Instant start_;
+  const Step* current_ = nullptr;
+  report::ScenarioResult result_;
+  bool ended_ = false;
+
+  std::optional<Address> server_;
+  size_t blksize_ = proto::kDefaultBlockSize;
+  std::string rrq_file_;
+  std::string request_file_;
+  std::vector<std::pair<std::string, std::string>> requested_;
+  std::vector<uint8_t> upload_content_;
+  std::vector<Received> inbox_;
+  std::set<std::string> seen_;
+  std::optional<Instant> last_match_;
+  std::optional<Duration> last_gap_;
+};
+
+}  // namespace
+
+std::string Pattern::describe() const {
+  std::string out = malformed ? "malformed datagram" : op ? std::string(proto::opcode_name(*op)) : "any packet";
+  if (block) out += " block=" + std::to_string(*block);
+  if (size) out += " size=" + std::to_string(*size);
+  if (size_full) out += " size=blksize";
+  if (size_short) out += " size<blksize";
+  if (!codes.empty()) {
+    out += " code=";
+    for (size_t i = 0; i < codes.size(); ++i) out += (i ? "|" : "") + std::to_string(codes[i]);
+  }
+  for (const auto& [k, v] : options) out += " " + k + "=" + v;
+  for (const auto& k : options_absent) out += " no " + k;
+  if (content) out += " (fixture content)";
+  if (from_listen) out += " from the well-known port";
+  if (from_new_port) out += " from a new port";
+  if (at == Socket::kOther) out += " at the second port";
+  return out;
+}
+
+report::ScenarioResult result_header(const Scenario& s) {
+  report::ScenarioResult r;
+  r.id = s.id;
+  r.title = s.title;
+  r.citation = s.citation;
+  r.requirement = s.requirement;
+  r.level = std::string(level_name(s.level));
+  r.summary = s.summary;
+  r.file = s.where.to_string();
+  r.tags = s.tags;
+  return r;
+}
+
+std::string_view level_name(Level l) {
+  switch (l) {
+    case Level::kMust: return "MUST";
+    case Level::kShould: return "SHOULD";
+    case Level::kMay: return "MAY";
+  }
+  return "MUST";
+}
+
+report::ScenarioResult run_scenario(const Scenario& scenario, Wire& wire, const TargetProfile& profile,
+                                    const std::string& unique) {
+  return Interpreter(scenario, wire, profile, unique).run();
+}
+
+}  // namespace tftp::scenario

@@ -1,0 +1,70 @@
+// Runs a catalogue against a target: discovery first (alive? WRQ? which options? what
+// retransmission timeout?), then a sanity scenario, the selected scenarios concurrently
+// (each on its own sockets, each with a deadline), and the sanity scenario again.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "report/model.h"
+#include "scenario/interpreter.h"
+#include "scenario/model.h"
+#include "scenario/wire.h"
+
+namespace tftp::scenario {
+
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual Result<std::unique_ptr<Wire>> open(uint64_t seed) = 0;
+  virtual report::TargetInfo describe() const = 0;
+};
+
+// The reference server in-process, over the virtual network, in virtual time.
+class EmbeddedTarget : public Target {
+ public:
+  explicit EmbeddedTarget(server::ServerConfig config = default_config());
+  static server::ServerConfig default_config();
+  Result<std::unique_ptr<Wire>> open(uint64_t seed) override;
+  report::TargetInfo describe() const override;
+
+ private:
+  server::ServerConfig config_;
+  std::vector<std::pair<std::string, std::shared_ptr<const std::vector<uint8_t>>>> fixtures_;
+};
+
+// Any server over real UDP (IPv4 or IPv6).
+class UdpTarget : public Target {
+ public:
+  explicit UdpTarget(Address address) : address_(address) {}
+  Result<std::unique_ptr<Wire>> open(uint64_t) override { return UdpWire::open(address_); }
+  report::TargetInfo describe() const override;
+
+ private:
+  Address address_;
+};
+
+struct RunOptions {
+  int jobs = 8;
+  uint64_t seed = 1;
+  bool include_slow = false;
+  std::vector<std::string> include;  // globs over ids; empty: all
+  std::vector<std::string> exclude;
+  std::function<void(const report::ScenarioResult&)> on_result;  // called as each finishes
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+// Probes the target; fills `info` (alive, capabilities, rto) and returns the profile.
+TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed);
+
+// The scenarios a run would execute, in order.
+std::vector<const Scenario*> select(const std::vector<Scenario>& catalogue, const RunOptions& options);
+
+report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& target, const RunOptions& options);
+
+bool glob_match(const std::string& pattern, const std::string& text);
+
+}  // namespace tftp::scenario

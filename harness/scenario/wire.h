@@ -1,0 +1,100 @@
+// What a scenario talks through: two client sockets (the main TID and a second one to
+// play the wrong TID) and the target's well-known address. Over real UDP, or over the
+// virtual network with the reference server in virtual time. Every datagram both ways
+// is recorded and fed to the rule engine.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "check/rules.h"
+#include "client/transfer_node.h"
+#include "net/simulation.h"
+#include "net/udp_socket.h"
+#include "scenario/model.h"
+#include "server/server_node.h"
+
+namespace tftp::scenario {
+
+struct Received {
+  size_t index;  // into rules().observations()
+  Socket at;
+  Address from;
+  std::vector<uint8_t> bytes;
+  Instant time;
+};
+
+class Wire {
+ public:
+  explicit Wire(Address listen) : listen_(listen), rules_(listen) {}
+  virtual ~Wire() = default;
+
+  const Address& listen() const { return listen_; }
+  virtual Instant now() = 0;
+  virtual Address local(Socket s) const = 0;
+  void send(Socket s, const Address& to, std::span<const uint8_t> bytes);
+  // The next datagram to reach one of our sockets, waiting until `deadline` at most.
+  std::optional<Received> receive_until(Instant deadline);
+  // Lets time pass (virtual or real) without consuming datagrams; they queue up.
+  void wait_until(Instant deadline);
+
+  check::RuleEngine& rules() { return rules_; }
+
+ protected:
+  struct Arrival {
+    Socket at;
+    Address from;
+    std::vector<uint8_t> bytes;
+  };
+  virtual void transmit(Socket s, const Address& to, std::span<const uint8_t> bytes) = 0;
+  virtual std::optional<Arrival> next_arrival(Instant deadline) = 0;
+
+ private:
+  Address listen_;
+  check::RuleEngine rules_;
+  std::vector<Received> queued_;  // arrived during wait_until, not yet consumed
+};
+
+// Real UDP: IPv4 or IPv6, following the target's family.
+class UdpWire : public Wire {
+ public:
+  static Result<std::unique_ptr<UdpWire>> open(const Address& target);
+  Instant now() override { return real_now(); }
+  Address local(Socket s) const override { return sockets_[s == Socket::kMain ? 0 : 1].local_address(); }
+
+ protected:
+  void transmit(Socket s, const Address& to, std::span<const uint8_t> bytes) override;
+  std::optional<Arrival> next_arrival(Instant deadline) override;
+
+ private:
+  explicit UdpWire(const Address& target) : Wire(target) {}
+  net::UdpSocket sockets_[2];
+  std::vector<uint8_t> buffer_ = std::vector<uint8_t>(proto::kMaxDatagramSize + 1);
+};
+
+// The reference server (possibly with fault switches) on the virtual network.
+class VirtualWire : public Wire {
+ public:
+  VirtualWire(server::ServerConfig config, std::shared_ptr<server::MemoryFileStore> files, uint64_t seed);
+  ~VirtualWire() override;
+  Instant now() override { return sim_.now(); }
+  Address local(Socket s) const override { return s == Socket::kMain ? main_ : other_; }
+  server::ServerNode& server() { return *server_; }
+
+ protected:
+  void transmit(Socket s, const Address& to, std::span<const uint8_t> bytes) override;
+  std::optional<Arrival> next_arrival(Instant deadline) override;
+
+ private:
+  class Harness;  // the node that owns our two addresses
+  std::shared_ptr<server::MemoryFileStore> files_;
+  net::Simulation sim_;
+  std::unique_ptr<server::ServerNode> server_;
+  std::unique_ptr<Harness> harness_;
+  Address main_;
+  Address other_;
+};
+
+}  // namespace tftp::scenario
