@@ -36,6 +36,14 @@ void ServerCore::refuse(Instant now, const Address& to, uint16_t code, std::stri
 
 void ServerCore::handle_request(Instant now, const Address& from, std::span<const uint8_t> bytes) {
   last_now_ = now;
+  if (config_.faults.answer_from_listen_port) {
+    // A single-port server: its sessions' traffic arrives at the listening endpoint.
+    const bool is_request = bytes.size() >= 2 && bytes[0] == 0 && (bytes[1] == 1 || bytes[1] == 2);
+    if (auto it = by_client_.find(from); it != by_client_.end() && !is_request) {
+      handle_datagram(now, it->second, from, bytes);
+      return;
+    }
+  }
   auto packet = proto::parse(bytes, proto::Strictness::kLenient);
   if (!packet) {
     // RFC 1350 §7: a malformed packet gets ERROR 4 (never an ERROR in reply to an ERROR).
@@ -137,8 +145,25 @@ void ServerCore::handle_timeout(Instant now) {
 }
 
 void ServerCore::touch(SessionId id) {
+  Session& s = sessions_.at(id);
+  // Ended without a last datagram (final ACK in, dally over): close now, so the I/O layer
+  // hears of it when it drains events after this input.
+  if (s.transfer && s.transfer->finished()) return close(id);
   ready_.push_back(id);
-  rearm(id, sessions_.at(id));
+  rearm(id, s);
+}
+
+void ServerCore::close(SessionId id) {
+  auto it = sessions_.find(id);
+  Session& s = it->second;
+  SessionEvent closed{SessionEvent::Kind::kClosed, id, s.client, s.summary, std::nullopt, {}, last_now_ - s.started};
+  if (s.transfer) {
+    closed.outcome = s.transfer->outcome();
+    closed.stats = s.transfer->stats();
+  }
+  events_.push_back(std::move(closed));
+  if (auto c = by_client_.find(s.client); c != by_client_.end() && c->second == id) by_client_.erase(c);
+  sessions_.erase(it);
 }
 
 void ServerCore::rearm(SessionId id, Session& s) {
@@ -176,23 +201,21 @@ std::optional<ServerTransmit> ServerCore::poll_transmit(std::span<uint8_t> buffe
       std::copy(s.one_shot.begin(), s.one_shot.end(), buffer.begin());
       const ServerTransmit t{id, s.client, s.one_shot.size()};
       s.one_shot.clear();
-      return t;  // the session closes on the next poll
+      // Its last datagram: the close event goes with it, drained by the caller after the
+      // send, not left for a poll that returns nothing.
+      if (!s.transfer) close(id);
+      return t;
     }
     if (s.transfer) {
-      if (auto t = s.transfer->poll_transmit(buffer)) return ServerTransmit{id, t->to, t->size};
+      if (auto t = s.transfer->poll_transmit(buffer)) {
+        const ServerTransmit out{id, t->to, t->size};
+        if (s.transfer->finished()) close(id);  // e.g. the ERROR on giving up
+        return out;
+      }
       rearm(id, s);  // sending may have moved the deadline
     }
     ready_.pop_front();
-    if (!s.transfer || s.transfer->finished()) {
-      SessionEvent closed{SessionEvent::Kind::kClosed, id, s.client, s.summary, std::nullopt, {}, last_now_ - s.started};
-      if (s.transfer) {
-        closed.outcome = s.transfer->outcome();
-        closed.stats = s.transfer->stats();
-      }
-      events_.push_back(std::move(closed));
-      if (auto c = by_client_.find(s.client); c != by_client_.end() && c->second == id) by_client_.erase(c);
-      sessions_.erase(it);
-    }
+    if (!s.transfer || s.transfer->finished()) close(id);
   }
   return std::nullopt;
 }

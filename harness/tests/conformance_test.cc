@@ -1,0 +1,129 @@
+// The catalogue over real UDP: the reference server must pass every scenario, and the
+// verdicts for tftpd-hpa, atftpd and dnsmasq must equal scenarios/expectations/<server>.json,
+// where every non-pass is explained against the RFC text.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "scenario/fixtures.h"
+#include "scenario/loader.h"
+#include "scenario/runner.h"
+#include "server/udp_server.h"
+#include "tests/support/peers.h"
+#include "tests/support/process.h"
+
+namespace tftp {
+namespace {
+
+const std::string kScenarios = std::string(TFTPSPEC_SOURCE_DIR) + "/scenarios";
+
+std::vector<scenario::Scenario> catalogue() {
+  auto c = scenario::load_catalogue(kScenarios);
+  if (!c) throw std::runtime_error(c.error().to_string());
+  return std::move(*c);
+}
+
+report::RunReport run_against(const Address& address) {
+  scenario::UdpTarget target(address);
+  scenario::RunOptions options;
+  options.jobs = 16;
+  options.seed = 7;
+  return scenario::run_catalogue(catalogue(), target, options);
+}
+
+std::string describe_failures(const report::RunReport& r) {
+  std::string out;
+  for (const auto& s : r.results) {
+    if (s.verdict == report::Verdict::kPass) continue;
+    out += "  " + std::string(report::verdict_name(s.verdict)) + " " + s.id + ": " + s.reason;
+    if (!s.observed.empty()) out += " [observed: " + s.observed + "]";
+    out += "\n";
+  }
+  return out;
+}
+
+TEST(Conformance, ReferenceServerPassesEveryScenarioOverRealUdp) {
+  testing::TempDir root("tftpspec-ref-");
+  ASSERT_TRUE(scenario::write_fixtures(root.path()));
+  server::RootPolicy policy;
+  policy.writable = true;
+  auto files = server::RootDirectory::open(root.path(), policy);
+  ASSERT_TRUE(files) << files.error();
+  server::ServerConfig config;
+  auto server = server::UdpServer::start({Address::loopback_v4(0)}, config, **files);
+  ASSERT_TRUE(server) << server.error().message;
+  std::atomic<bool> stop{false};
+  std::thread thread([&] { (void)(*server)->run(stop); });
+  const auto report = run_against((*server)->listening().front());
+  stop = true;
+  thread.join();
+  EXPECT_TRUE(report.target.alive);
+  EXPECT_EQ(report.summary.fail + report.summary.warn + report.summary.error + report.summary.skip, 0)
+      << describe_failures(report);
+  EXPECT_GE(report.results.size(), 3u);
+}
+
+// Compares a run with scenarios/expectations/<name>.json: scenarios not listed must pass;
+// each listed one must have the recorded verdict and a non-empty explanation.
+void expect_matches(const report::RunReport& report, const std::string& name) {
+  const std::string path = kScenarios + "/expectations/" + name + ".json";
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << "missing " << path;
+  const auto doc = nlohmann::json::parse(in, nullptr, true, /*ignore_comments=*/true);
+  const auto& expected = doc.at("expectations");
+  std::string mismatches;
+  for (const auto& r : report.results) {
+    std::string want = "pass";
+    if (expected.contains(r.id)) {
+      const auto& e = expected.at(r.id);
+      want = e.at("verdict").get<std::string>();
+      EXPECT_FALSE(e.value("why", "").empty()) << path << ": " << r.id << " needs a 'why'";
+    }
+    const std::string got(report::verdict_name(r.verdict));
+    if (got != want) {
+      mismatches += "  " + r.id + ": expected " + want + ", got " + got + " — " + r.reason +
+                    (r.observed.empty() ? "" : " [observed: " + r.observed + "]") + "\n";
+    }
+  }
+  for (const auto& [id, e] : expected.items()) {
+    const bool ran = std::any_of(report.results.begin(), report.results.end(), [&](const auto& r) { return r.id == id; });
+    if (!ran) mismatches += "  " + id + ": listed in the expectations but not in the catalogue\n";
+  }
+  EXPECT_TRUE(mismatches.empty()) << name << " verdicts differ from " << path << ":\n" << mismatches;
+}
+
+TEST(Conformance, TftpdHpaVerdictsMatchExpectations) {
+  testing::TempDir root("tftpspec-hpa-");
+  ASSERT_TRUE(scenario::write_fixtures(root.path()));
+  auto server = testing::start_tftpd_hpa(root.path(), /*writable=*/true);
+  if (!server) GTEST_SKIP() << "in.tftpd not installed";
+  const Instant t0 = real_now();
+  const auto report = run_against(Address::parse(server->host + ":" + std::to_string(server->port), 69).value());
+  RecordProperty("wall_seconds", std::to_string(to_seconds(real_now() - t0)));
+  std::printf("tftpd-hpa: catalogue in %.2f s wall\n", to_seconds(real_now() - t0));
+  expect_matches(report, "tftpd-hpa");
+}
+
+TEST(Conformance, AtftpdVerdictsMatchExpectations) {
+  testing::TempDir root("tftpspec-atftpd-");
+  ASSERT_TRUE(scenario::write_fixtures(root.path()));
+  auto server = testing::start_atftpd(root.path());
+  if (!server) GTEST_SKIP() << "atftpd not unpacked (scripts/setup.sh)";
+  const auto report = run_against(Address::parse(server->host + ":" + std::to_string(server->port), 69).value());
+  expect_matches(report, "atftpd");
+}
+
+TEST(Conformance, DnsmasqVerdictsMatchExpectations) {
+  testing::TempDir root("tftpspec-dnsmasq-");
+  ASSERT_TRUE(scenario::write_fixtures(root.path()));
+  auto server = testing::start_dnsmasq(root.path(), "");
+  if (!server) GTEST_SKIP() << "dnsmasq not installed";
+  const auto report = run_against(Address::parse(server->host + ":" + std::to_string(server->port), 69).value());
+  expect_matches(report, "dnsmasq");
+}
+
+}  // namespace
+}  // namespace tftp
