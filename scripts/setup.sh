@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config g++ clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libpcap-dev nlohmann-json3-dev libexpected-dev libcli11-dev libfmt-dev libxxhash-dev
+  libpcap-dev libyaml-cpp-dev nlohmann-json3-dev libexpected-dev libcli11-dev libfmt-dev libxxhash-dev
   tftpd-hpa tftp-hpa atftp dnsmasq-base curl busybox
   iproute2 procps util-linux
 )
