@@ -164,7 +164,8 @@ struct Transfer::State {
 
   // Sends blocks first..first+windowsize-1 (RFC 7440; windowsize 1 is lockstep).
   void send_window_from(uint64_t first, Instant now) {
-    const uint64_t last = first + params.windowsize - 1;
+    const uint16_t window = config.faults.unsolicited_window && params.windowsize == 1 ? 2 : params.windowsize;
+    const uint64_t last = first + window - 1;
     for (uint64_t b = first; b <= last; ++b) {
       if (!load_block(b)) break;
       if (b <= sent) ++stats.retransmissions;
@@ -211,6 +212,8 @@ struct Transfer::State {
     }
     progress(now);
     send_window_from(acked + 1, now);  // after a partial ACK this rewinds (RFC 7440 §4)
+    // Only Faults::no_final_empty_block learns this late that the ACKed block was the last.
+    if (final_block && acked == *final_block && phase != Phase::kDone) finish({OutcomeKind::kSuccess, 0, ""});
   }
 
   // --- receiving -------------------------------------------------------------------------
@@ -245,7 +248,9 @@ struct Transfer::State {
         outcome = Outcome{OutcomeKind::kSuccess, 0, ""};
         if (config.dally > Duration::zero() && !config.faults.no_dally) {
           phase = Phase::kDallying;
-          deadline = now + config.dally;
+          // The peer re-sends its final DATA only after its timeout: with a negotiated one,
+          // stay long enough to see that retransmission (RFC 1350 §6, RFC 2349).
+          deadline = now + std::max(config.dally, 2 * params.fixed_timeout.value_or(Duration::zero()));
         } else {
           finish(*outcome);
         }
@@ -434,6 +439,7 @@ Transfer Transfer::server_read(const TransferConfig& config, const Address& clie
     s->phase = Phase::kAwaitOackAck;
     s->send_control(oack_bytes(n), client);
     s->arm(now);
+    if (config.faults.data_before_oack_ack) s->start_sending(now);
   }
   return Transfer(std::move(s));
 }

@@ -42,12 +42,14 @@ struct Faults {
   bool no_retransmission = false;      // RFC 1350 §2: never retransmit on timeout
   bool no_dally = false;               // RFC 1350 §6: forget the transfer right after the final ACK
   bool ignore_peer_error = false;      // RFC 1350 §7: keep sending after the peer's ERROR
+  bool unsolicited_window = false;     // RFC 1350 §2: send two blocks per ACK without windowsize
+  bool data_before_oack_ack = false;   // RFC 2347: send DATA 1 without waiting for ACK 0
 };
 
 struct TransferConfig {
   RetransmitPolicy retransmit;
   // RFC 1350 §6: how long the side that sent the final ACK waits to re-ACK a
-  // retransmitted final DATA. Zero: do not dally.
+  // retransmitted final DATA; at least twice a negotiated `timeout`. Zero: do not dally.
   Duration dally = std::chrono::seconds(2);
   uint16_t rollover_block = 0;  // block number after 65535 (de facto: 0; some use 1)
   Faults faults;

@@ -178,7 +178,7 @@ class Interpreter {
   // --- receiving -------------------------------------------------------------------------
   // The next datagram at `socket` that is not a repeat of an earlier one (unless
   // `repeats` is allowed), waiting until `deadline`. Others stay queued for later steps.
-  std::optional<Received> next(Socket socket, bool repeats, Instant deadline) {
+  std::optional<Received> next(Socket socket, bool repeats, Instant deadline, bool* fresh = nullptr) {
     for (;;) {
       for (size_t i = 0; i < inbox_.size(); ++i) {
         if (inbox_[i].at != socket) continue;
@@ -189,6 +189,7 @@ class Interpreter {
           --i;
           continue;  // a retransmission of something already judged
         }
+        if (fresh != nullptr) *fresh = !repeated;
         observe(r);
         return r;
       }
@@ -325,13 +326,15 @@ class Interpreter {
     const Socket socket = pat.at.value_or(Socket::kMain);
     const Instant deadline = wire_.now() + step.within.resolve(profile_.rto);
     std::vector<Received> kept;
-    while (auto r = next(socket, step.repeat, deadline)) {
+    bool fresh = false;
+    while (auto r = next(socket, step.repeat, deadline, &fresh)) {
       std::string why;
       if (matches(pat, *r, &why)) {
         judge(mismatch_verdict(step), step.reason.empty() ? "the target sent what it must not" : step.reason,
               "no " + pat.describe() + " for " + seconds_text(step.within.resolve(profile_.rto)), describe_received(*r));
         break;
       }
+      if (fresh) seen_.erase(key_of(*r));  // not judged here: a later expect still sees it as new
       kept.push_back(std::move(*r));
     }
     inbox_.insert(inbox_.begin(), std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));

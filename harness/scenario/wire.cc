@@ -85,6 +85,8 @@ VirtualWire::VirtualWire(server::ServerConfig config, std::shared_ptr<server::Me
       main_(Address::ipv4(0x7f000002u, 50000)), other_(Address::ipv4(0x7f000002u, 50001)) {
   server_ = std::make_unique<server::ServerNode>(listen(), std::move(config), *files_);
   harness_ = std::make_unique<Harness>(main_, other_);
+  // A loopback-like one-way latency, so virtual durations and timings read like real ones.
+  sim_.network().set_faults({.delay = std::chrono::microseconds(50)});
   sim_.add(*server_);
   sim_.add(*harness_);
 }

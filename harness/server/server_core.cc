@@ -48,6 +48,7 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
   if (!packet) {
     // RFC 1350 §7: a malformed packet gets ERROR 4 (never an ERROR in reply to an ERROR).
     if (bytes.size() >= 2 && bytes[0] == 0 && bytes[1] == static_cast<uint8_t>(Opcode::kError)) return;
+    if (config_.faults.silent_on_malformed) return;
     refuse(now, from, error_code(static_cast<uint16_t>(ErrorCode::kIllegalOperation)),
            "Malformed request: " + std::string(packet.error().message()), "malformed request", bytes);
     return;
@@ -73,14 +74,17 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
     listener_out_.emplace_back(from, std::move(busy));
     return;
   }
-  const auto mode = request->mode;
+  auto mode = request->mode;
+  if (config_.faults.mode_case_sensitive && request->mode_text != proto::mode_name(mode)) mode = proto::Mode::kUnknown;
   if (mode == proto::Mode::kUnknown || (mode == proto::Mode::kMail && !config_.faults.accept_mail_mode)) {
+    if (config_.faults.silent_on_malformed) return;
     refuse(now, from, error_code(static_cast<uint16_t>(ErrorCode::kIllegalOperation)),
            mode == proto::Mode::kMail ? "Mail mode is not supported" : "Unknown transfer mode", summary, bytes);
     return;
   }
-  const proto::OptionsView no_options;
-  const auto& options = config_.faults.ignore_options ? no_options : request->options;
+  std::vector<uint8_t> kept_options;  // backs `options` when a fault filters them
+  const proto::OptionsView options = request_options(*request, kept_options);
+  const bool convert_netascii = mode == proto::Mode::kNetascii && !config_.faults.netascii_as_octet;
   std::string filename(request->filename);
   if (config_.faults.allow_traversal) {
     // Test-only: strip ".." so a traversal "succeeds" inside the root, as a naive server would.
@@ -97,30 +101,48 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
     if (!source) return refuse(now, from, error_code(source.error().code), source.error().message, summary, bytes);
     std::unique_ptr<engine::ByteSource> src = std::move(*source);
     std::optional<uint64_t> wire_size = src->size();
-    if (mode == proto::Mode::kNetascii) {
+    if (convert_netascii) {
       // tsize under netascii is unspecified (DF-TSIZE-NA): it is not offered.
       src = std::make_unique<engine::NetasciiEncodingSource>(std::move(src), std::nullopt);
       wire_size.reset();
     }
     auto negotiated = engine::negotiate_as_server(Opcode::kRrq, options, wire_size, config_.limits);
     if (!negotiated) return refuse(now, from, error_code(negotiated.error().code), negotiated.error().message, summary, bytes);
-    if (config_.faults.oack_unrequested_option) negotiated->oack.push_back({"tsize", "0"});
-    if (config_.faults.oack_inflate_blksize) {
-      for (auto& o : negotiated->oack) {
-        if (proto::iequals(o.name, proto::kBlksize)) o.value = std::to_string(negotiated->params.blksize + 1);
-      }
-    }
+    apply_oack_faults(*negotiated);
     session.transfer = engine::Transfer::server_read(config_.transfer, from, *negotiated, std::move(src), now);
   } else {
     auto negotiated = engine::negotiate_as_server(Opcode::kWrq, options, std::nullopt, config_.limits);
     if (!negotiated) return refuse(now, from, error_code(negotiated.error().code), negotiated.error().message, summary, bytes);
+    apply_oack_faults(*negotiated);
     auto sink = files_.open_write(filename);
     if (!sink) return refuse(now, from, error_code(sink.error().code), sink.error().message, summary, bytes);
     std::unique_ptr<engine::ByteSink> snk = std::move(*sink);
-    if (mode == proto::Mode::kNetascii) snk = std::make_unique<engine::NetasciiDecodingSink>(std::move(snk));
+    if (convert_netascii) snk = std::make_unique<engine::NetasciiDecodingSink>(std::move(snk));
     session.transfer = engine::Transfer::server_write(config_.transfer, from, *negotiated, std::move(snk), now);
   }
   open_session(now, std::move(session));
+}
+
+proto::OptionsView ServerCore::request_options(const proto::Request& request, std::vector<uint8_t>& storage) const {
+  if (config_.faults.ignore_options) return {};
+  if (!config_.faults.options_case_sensitive) return request.options;
+  for (const proto::Option o : request.options) {
+    if (std::any_of(o.name.begin(), o.name.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) continue;
+    storage.insert(storage.end(), o.name.begin(), o.name.end());
+    storage.push_back(0);
+    storage.insert(storage.end(), o.value.begin(), o.value.end());
+    storage.push_back(0);
+  }
+  return proto::OptionsView(storage);
+}
+
+void ServerCore::apply_oack_faults(engine::ServerNegotiation& n) const {
+  if (config_.faults.oack_unrequested_option) n.oack.push_back({"tsize", "0"});
+  if (config_.faults.oack_off_by_one) {
+    for (auto& o : n.oack) {
+      if (auto v = proto::parse_decimal(o.value)) o.value = std::to_string(*v + 1);
+    }
+  }
 }
 
 void ServerCore::handle_datagram(Instant now, SessionId id, const Address& from, std::span<const uint8_t> bytes) {

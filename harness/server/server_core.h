@@ -26,10 +26,14 @@ struct ServerFaults {
   bool answer_from_listen_port = false;    // RFC 1350 §4: no new TID
   bool wrong_error_codes = false;          // RFC 1350 §5: every refusal is ERROR 0
   bool oack_unrequested_option = false;    // RFC 2347: OACK adds an option nobody asked for
-  bool oack_inflate_blksize = false;       // RFC 2348: OACK blksize larger than requested
+  bool oack_off_by_one = false;            // RFC 2348/2349/7440: every OACK value is one more than granted
   bool ignore_options = false;             // RFC 2347 allows it; used to test fallbacks
   bool accept_mail_mode = false;           // RFC 1123 §4.2.2.1 (SHOULD NOT support mail)
   bool allow_traversal = false;            // RFC 1123 §4.2.3.4: ".." not refused
+  bool silent_on_malformed = false;        // RFC 1350 §5/§7: no ERROR for a bad request or mode
+  bool mode_case_sensitive = false;        // RFC 1350 §5: "OcTeT" refused
+  bool options_case_sensitive = false;     // RFC 2347: "BLKSIZE" ignored
+  bool netascii_as_octet = false;          // RFC 1350 §1: no CR LF conversion
 };
 
 struct ServerConfig {
@@ -93,7 +97,11 @@ class ServerCore {
   SessionId open_session(Instant now, Session session);
   void touch(SessionId id);  // the session may have output, a new deadline, or be done
   void rearm(SessionId id, Session& s);
+  void close(SessionId id);  // reports the session closed and forgets it
   uint16_t error_code(uint16_t honest) const;
+  // The request's options as the (possibly faulty) server sees them.
+  proto::OptionsView request_options(const proto::Request& request, std::vector<uint8_t>& storage) const;
+  void apply_oack_faults(engine::ServerNegotiation& n) const;
 
   ServerConfig config_;
   FileStore& files_;
