@@ -78,7 +78,8 @@ class Writer {
     pos_ += b.size();
   }
   void cstring(std::string_view s) {
-    if (std::memchr(s.data(), 0, s.size()) != nullptr) error_ = ParseErrc::kInvalidField;
+    // find(), not memchr(): a default string_view has a null data(), which memchr must not get.
+    if (s.find('\0') != std::string_view::npos) error_ = ParseErrc::kInvalidField;
     bytes({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
     const uint8_t nul = 0;
     bytes({&nul, 1});
