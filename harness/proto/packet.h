@@ -92,9 +92,11 @@ WriteResult write_ack(std::span<uint8_t> out, uint16_t block);
 WriteResult write_error(std::span<uint8_t> out, uint16_t code, std::string_view message);
 WriteResult write_oack(std::span<uint8_t> out, std::span<const Option> options);
 
-// One-line human description, e.g. `DATA block=3 size=512` or `RRQ "a.bin" octet blksize=1024`.
+// One-line human description, e.g. `DATA block=3 size=512` or `RRQ "a.bin" "octet" "blksize"="1024"`
+// (strings quoted, bytes outside printable ASCII as \xNN).
 std::string describe(const Packet& p);
-// Describes any datagram: the packet, or `malformed (tftp.parse.x at offset N): ...`.
+// Describes any datagram (leniently): the packet, or
+// `malformed (tftp.parse.x at offset N: message), M bytes`.
 std::string describe_datagram(std::span<const uint8_t> bytes);
 
 }  // namespace tftp::proto
