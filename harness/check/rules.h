@@ -18,6 +18,9 @@ enum class Direction {
   kFromTarget,  // sent by the server under test
 };
 
+// One datagram, recorded once, as its sender put it on the wire (or as a capture saw it).
+// Observations are given in the order they happened; a copy made by the harness's own fault
+// injection is not something the target sent and must not be recorded as such.
 struct Observation {
   Instant at;
   Direction direction;
