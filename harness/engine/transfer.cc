@@ -478,9 +478,11 @@ void Transfer::handle_datagram(Instant now, const Address& from, std::span<const
     s.peer = from;
     s.peer_known = true;
   } else if (from != s.peer && !s.config.faults.accept_stray_tid) {
-    // RFC 1350 §4: a wrong TID gets ERROR 5 and the transfer goes on undisturbed.
+    // RFC 1350 §4: a wrong TID gets ERROR 5 and the transfer goes on undisturbed. A stray
+    // ERROR gets none (§7): two transfers that are strays to each other would bounce forever.
     ++s.stats.stray_datagrams;
-    if (!s.config.faults.no_error_to_stray_tid) {
+    const bool is_error = bytes.size() >= 2 && bytes[0] == 0 && bytes[1] == static_cast<uint8_t>(Opcode::kError);
+    if (!s.config.faults.no_error_to_stray_tid && !is_error) {
       s.queue.push_back(
           Pending::error(from, static_cast<uint16_t>(ErrorCode::kUnknownTransferId), "Unknown transfer ID"));
     }
