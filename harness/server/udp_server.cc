@@ -1,5 +1,7 @@
 #include "server/udp_server.h"
 
+#include <sched.h>
+
 #include <cstdio>
 
 namespace tftp::server {
@@ -8,6 +10,12 @@ namespace {
 // Large windows need room in the kernel: windowsize 16 x blksize 65464 is about 1 MiB,
 // and the default 208 KiB receive buffer would drop most of it.
 constexpr int kSocketBuffer = 4 << 20;
+// Loopback has no flow control: a window of 16 x 64 KiB lands in the peer's socket at
+// once, and a peer with the default 208 KiB receive buffer (the atftp client, for one)
+// keeps about three and loses the rest, then the window waits for a timeout. Yielding
+// the CPU within a burst, every 32 KiB (so between any two 64 KiB datagrams), lets a peer
+// on the same core drain its socket; with nothing else runnable here it returns at once.
+constexpr size_t kYieldEveryBytes = 32 << 10;
 }  // namespace
 
 UdpServer::UdpServer(ServerConfig config, FileStore& files, net::EventLoop loop, Logger log)
@@ -69,11 +77,15 @@ void UdpServer::on_session_readable(SessionId id) {
     auto got = it->second.receive(rx_);
     if (!got || !*got) return;
     core_.handle_datagram(real_now(), id, (*got)->from, std::span(rx_).first((*got)->size));
-    drain();
+    // After a reply the peer sends nothing until it has it (lockstep), so another
+    // recvfrom would only say EAGAIN: go back to epoll, which is level-triggered and
+    // returns at once if more is queued. Mid-window DATA gets no reply: keep reading.
+    if (drain() > 0) return;
   }
 }
 
-void UdpServer::drain() {
+size_t UdpServer::drain() {
+  size_t sent = 0;
   auto handle_events = [this] {
     while (auto e = core_.poll_event()) {
       if (e->kind == SessionEvent::Kind::kOpened) {
@@ -105,7 +117,13 @@ void UdpServer::drain() {
     }
   };
   handle_events();
+  size_t unyielded = 0;  // bytes sent since this burst last yielded
   while (auto t = core_.poll_transmit(tx_)) {
+    if (unyielded >= kYieldEveryBytes) {
+      ::sched_yield();
+      unyielded = 0;
+    }
+    unyielded += t->size;
     const auto bytes = std::span<const uint8_t>(tx_).first(t->size);
     net::UdpSocket* from = nullptr;
     if (t->session != kListener && !core_.config().faults.answer_from_listen_port) {
@@ -117,8 +135,10 @@ void UdpServer::drain() {
       }
     }
     if (from != nullptr) (void)from->send_to(t->to, bytes);  // a failed send is a lost datagram
+    ++sent;
     handle_events();
   }
+  return sent;
 }
 
 }  // namespace tftp::server

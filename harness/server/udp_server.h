@@ -32,7 +32,7 @@ class UdpServer {
   UdpServer(ServerConfig config, FileStore& files, net::EventLoop loop, Logger log);
   void on_listener_readable(size_t index);
   void on_session_readable(SessionId id);
-  void drain();
+  size_t drain();  // returns the number of datagrams sent
 
   ServerCore core_;
   net::EventLoop loop_;
