@@ -10,6 +10,7 @@
 #include "report/json_report.h"
 #include "scenario/fixtures.h"
 #include "scenario/loader.h"
+#include "scenario/reference_faults.h"
 #include "scenario/runner.h"
 
 #ifndef TFTPSPEC_SCENARIO_DIR
@@ -33,6 +34,7 @@ struct RunFlags {
   bool slow = false;
   bool verbose = false;
   std::string scenarios;
+  std::vector<std::string> reference_faults;
 };
 
 std::string default_scenario_dir() {
@@ -139,11 +141,25 @@ int run(const RunFlags& f, const std::string& command) {
     target = std::make_unique<scenario::UdpTarget>(*address);
     options.jobs = f.jobs > 0 ? f.jobs : 16;  // mostly waiting on the target's timers
   } else {
+    if (!f.reference_faults.empty() && f.target) {
+      std::fprintf(stderr, "tftpspec run: --reference-fault applies to the embedded server only\n");
+      return kExitUsage;
+    }
     if (f.root || f.upload_fixtures) {
       std::fprintf(stderr, "tftpspec run: --root and --upload-fixtures need --target (the embedded server has its fixtures)\n");
       return kExitUsage;
     }
-    target = std::make_unique<scenario::EmbeddedTarget>();
+    auto config = scenario::EmbeddedTarget::default_config();
+    for (const auto& name : f.reference_faults) {
+      const auto* fault = scenario::find_reference_fault(name);
+      if (fault == nullptr) {
+        std::fprintf(stderr, "tftpspec run: unknown --reference-fault %s; known:\n", name.c_str());
+        for (const auto& k : scenario::reference_faults()) std::fprintf(stderr, "  %-26s %s\n", k.name.c_str(), k.breaks.c_str());
+        return kExitUsage;
+      }
+      fault->apply(config);
+    }
+    target = std::make_unique<scenario::EmbeddedTarget>(config);
     options.jobs = f.jobs > 0 ? f.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
   const bool verbose = f.verbose;
@@ -221,6 +237,9 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
   cmd->add_flag("--list", flags->list, "List the selected scenarios and exit");
   cmd->add_flag("--slow", flags->slow, "Include the slow group (scenarios that wait for the target to give up)");
   cmd->add_flag("-v,--verbose", flags->verbose, "Print the datagram evidence of every non-pass");
+  cmd->add_option("--reference-fault", flags->reference_faults,
+                  "Make the embedded reference server break one rule on purpose (repeatable; 'list' lists them) "
+                  "to see which scenarios catch it");
   cmd->add_option("--scenarios", flags->scenarios, "Scenario directory (default: $TFTPSPEC_SCENARIOS or the source tree's)");
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + shell_quote(argv[i]);

@@ -151,7 +151,7 @@ struct Transfer::State {
       }
       buf.resize(*n);
       if (*n < params.blksize) {
-        if (*n == 0 && next > 1 && config.faults.no_final_empty_block) {
+        if (*n == 0 && config.faults.no_final_empty_block) {
           final_block = next - 1;
           return false;
         }
@@ -164,7 +164,8 @@ struct Transfer::State {
 
   // Sends blocks first..first+windowsize-1 (RFC 7440; windowsize 1 is lockstep).
   void send_window_from(uint64_t first, Instant now) {
-    const uint16_t window = config.faults.unsolicited_window && params.windowsize == 1 ? 2 : params.windowsize;
+    uint16_t window = config.faults.unsolicited_window && params.windowsize == 1 ? 2 : params.windowsize;
+    if (config.faults.window_as_lockstep) window = 1;
     const uint64_t last = first + window - 1;
     for (uint64_t b = first; b <= last; ++b) {
       if (!load_block(b)) break;
@@ -211,7 +212,8 @@ struct Transfer::State {
       return;
     }
     progress(now);
-    send_window_from(acked + 1, now);  // after a partial ACK this rewinds (RFC 7440 §4)
+    // After a partial ACK this rewinds (RFC 7440 §4).
+    send_window_from(config.faults.no_rewind ? std::max(acked, sent) + 1 : acked + 1, now);
     // Only Faults::no_final_empty_block learns this late that the ACKed block was the last.
     if (final_block && acked == *final_block && phase != Phase::kDone) finish({OutcomeKind::kSuccess, 0, ""});
   }
@@ -560,6 +562,7 @@ std::optional<Transmit> Transfer::poll_transmit(std::span<uint8_t> buffer) {
       case Pending::Kind::kData:
         if (p.block < s.window_first || p.block >= s.window_first + s.window.size()) continue;  // acked since
         n = proto::write_data(buffer, s.wire_block(p.block), s.window[p.block - s.window_first]);
+        if (n && s.config.faults.corrupt_data && *n > proto::kDataHeaderSize) buffer[*n - 1] ^= 0xff;
         break;
       case Pending::Kind::kAck:
         n = proto::write_ack(buffer, s.wire_block(p.block));

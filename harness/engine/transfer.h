@@ -44,6 +44,9 @@ struct Faults {
   bool ignore_peer_error = false;      // RFC 1350 §7: keep sending after the peer's ERROR
   bool unsolicited_window = false;     // RFC 1350 §2: send two blocks per ACK without windowsize
   bool data_before_oack_ack = false;   // RFC 2347: send DATA 1 without waiting for ACK 0
+  bool corrupt_data = false;           // RFC 1350 §5: flip the last byte of every DATA payload
+  bool window_as_lockstep = false;     // RFC 7440: grant a window but send one block per ACK
+  bool no_rewind = false;              // RFC 7440 §4: after a partial ACK, go on past the lost blocks
 };
 
 struct TransferConfig {

@@ -62,13 +62,18 @@ std::string key_of(const Received& r) {
 
 class Interpreter {
  public:
-  Interpreter(const Scenario& sc, Wire& wire, const TargetProfile& profile, std::string unique)
-      : sc_(sc), wire_(wire), profile_(profile), unique_(std::move(unique)), start_(wire.now()) {}
+  Interpreter(const Scenario& sc, Wire& wire, const TargetProfile& profile, std::string unique,
+              const std::atomic<bool>* cancel)
+      : sc_(sc), wire_(wire), profile_(profile), unique_(std::move(unique)), cancel_(cancel), start_(wire.now()) {}
 
   report::ScenarioResult run() {
     result_ = result_header(sc_);
     for (const Step& step : sc_.steps) {
       if (ended_) break;
+      if (cancelled()) {
+        judge(Verdict::kError, "the run was interrupted");
+        break;
+      }
       if (wire_.now() - start_ > sc_.deadline) {
         judge(Verdict::kError, "the scenario exceeded its deadline of " + seconds_text(sc_.deadline));
         break;
@@ -90,6 +95,8 @@ class Interpreter {
   }
 
  private:
+  bool cancelled() const { return cancel_ != nullptr && cancel_->load(std::memory_order_relaxed); }
+
   // --- verdicts ------------------------------------------------------------------------
   void judge(Verdict v, std::string reason, std::string expected = "", std::string observed = "") {
     if (v == Verdict::kPass) return;
@@ -362,7 +369,7 @@ class Interpreter {
     return abs;
   }
 
-  void send_with_faults(FaultState& fs, const Address& to, std::span<const uint8_t> bytes) {
+  void send_with_faults(FaultState& fs, Socket socket, const Address& to, std::span<const uint8_t> bytes) {
     int copies = 1;
     if (auto p = proto::parse(bytes, proto::Strictness::kLenient)) {
       std::optional<uint16_t> wire;
@@ -380,20 +387,22 @@ class Interpreter {
         }
       }
     }
-    for (int i = 0; i < copies; ++i) wire_.send(Socket::kMain, to, bytes);
+    for (int i = 0; i < copies; ++i) wire_.send(socket, to, bytes);
   }
 
   // Runs a whole transfer with the reference client engine over the wire.
-  std::optional<engine::Outcome> run_transfer(engine::Transfer& t, FaultState& fs, Instant deadline) {
+  // `socket` is the client's TID; datagrams reaching the other socket are ignored.
+  std::optional<engine::Outcome> run_transfer(engine::Transfer& t, FaultState& fs, Instant deadline,
+                                              Socket socket = Socket::kMain) {
     std::vector<uint8_t> buffer(proto::kMaxDatagramSize + 1);
     for (;;) {
-      while (auto tx = t.poll_transmit(buffer)) send_with_faults(fs, tx->to, std::span(buffer).first(tx->size));
+      while (auto tx = t.poll_transmit(buffer)) send_with_faults(fs, socket, tx->to, std::span(buffer).first(tx->size));
       if (t.finished()) return t.outcome();
-      if (wire_.now() > deadline) return std::nullopt;
+      if (wire_.now() >= deadline || cancelled()) return std::nullopt;
       Instant until = t.poll_timeout().value_or(deadline);
       until = std::min(until, deadline);
       if (auto r = wire_.receive_until(until)) {
-        if (r->at == Socket::kMain) t.handle_datagram(r->time, r->from, r->bytes);
+        if (r->at == socket) t.handle_datagram(r->time, r->from, r->bytes);
       }
       t.handle_timeout(wire_.now());
     }
@@ -452,13 +461,14 @@ class Interpreter {
       }
       return;
     }
-    // Read the upload back: the server must store exactly what it acknowledged.
+    // Read the upload back, from the second port: the server may still be dallying on the
+    // first. It must store exactly what it acknowledged.
     auto back_sink = std::make_unique<engine::MemorySink>();
     const auto back = back_sink->contents();
     auto readback = engine::Transfer::client_read(config, wire_.listen(), remote, proto::Mode::kOctet, {},
                                                   std::move(back_sink), wire_.now());
     FaultState none{};
-    const auto back_outcome = run_transfer(readback, none, deadline);
+    const auto back_outcome = run_transfer(readback, none, deadline, Socket::kOther);
     if (!back_outcome || !back_outcome->ok()) {
       judge(Verdict::kWarn, "the upload succeeded but reading it back failed: " +
                                 (back_outcome ? back_outcome->to_string() : std::string("timed out")));
@@ -504,6 +514,7 @@ class Interpreter {
   Wire& wire_;
   const TargetProfile& profile_;
   std::string unique_;
+  const std::atomic<bool>* cancel_;
   Instant start_;
   const Step* current_ = nullptr;
   report::ScenarioResult result_;
@@ -565,8 +576,8 @@ std::string_view level_name(Level l) {
 }
 
 report::ScenarioResult run_scenario(const Scenario& scenario, Wire& wire, const TargetProfile& profile,
-                                    const std::string& unique) {
-  return Interpreter(scenario, wire, profile, unique).run();
+                                    const std::string& unique, const std::atomic<bool>* cancel) {
+  return Interpreter(scenario, wire, profile, unique, cancel).run();
 }
 
 }  // namespace tftp::scenario

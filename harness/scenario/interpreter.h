@@ -2,6 +2,7 @@
 // combining the steps' verdict with the rule engine's findings.
 #pragma once
 
+#include <atomic>
 #include <set>
 #include <string>
 
@@ -17,9 +18,10 @@ struct TargetProfile {
   std::set<std::string> capabilities;      // write, options, blksize, windowsize, tsize, timeout, netascii
 };
 
-// `unique` makes upload names distinct across runs and scenarios.
+// `unique` makes upload names distinct across runs and scenarios; `cancel` (optional)
+// ends the scenario early with verdict error when it becomes true.
 report::ScenarioResult run_scenario(const Scenario& scenario, Wire& wire, const TargetProfile& profile,
-                                    const std::string& unique);
+                                    const std::string& unique, const std::atomic<bool>* cancel = nullptr);
 
 // The scenario's fields copied into a result (verdict still pass).
 report::ScenarioResult result_header(const Scenario& scenario);

@@ -175,8 +175,12 @@ server::ServerConfig EmbeddedTarget::default_config() {
 }
 
 Result<std::unique_ptr<Wire>> EmbeddedTarget::open(uint64_t seed) {
-  auto files = std::make_shared<server::MemoryFileStore>(server::RootPolicy{.writable = true});
+  server::RootPolicy policy;
+  policy.writable = true;
+  policy.allow_overwrite = config_.faults.overwrite_existing;
+  auto files = std::make_shared<server::MemoryFileStore>(policy);
   for (const auto& [name, bytes] : fixtures_) files->put(name, bytes);
+  if (config_.faults.allow_traversal) files->put(server::kOutsideRoot, std::vector<uint8_t>{'s', 'e', 'c', 'r', 'e', 't', '\n'});
   return std::unique_ptr<Wire>(std::make_unique<VirtualWire>(config_, files, seed));
 }
 
@@ -281,7 +285,7 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
     }
     char unique[24];
     std::snprintf(unique, sizeof unique, "%08llx", static_cast<unsigned long long>(seed & 0xffffffffu));
-    return run_scenario(s, **wire, profile, unique);
+    return run_scenario(s, **wire, profile, unique, options.cancel);
   };
   auto unjudged = [&](const Scenario& s, const std::string& why) {
     auto r = result_header(s);
@@ -296,7 +300,8 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
     bool sane = true;
     if (sanity) {
       auto first = run_one(*sanity, "#first");
-      sane = first.verdict == Verdict::kPass;
+      // A warning (a SHOULD broken) still leaves the target judgeable.
+      sane = first.verdict == Verdict::kPass || first.verdict == Verdict::kWarn;
       first.id += "#first";
       deliver(std::move(first));
     }

@@ -4,6 +4,30 @@
 
 namespace tftp::server {
 
+namespace {
+
+// Fault: acknowledges everything but drops the last write (the final DATA) on commit.
+class TruncatingSink : public engine::ByteSink {
+ public:
+  explicit TruncatingSink(std::unique_ptr<engine::ByteSink> inner) : inner_(std::move(inner)) {}
+  Result<void> write(std::span<const uint8_t> bytes) override {
+    if (bytes.empty()) return {};
+    if (!pending_.empty()) {
+      if (auto ok = inner_->write(pending_); !ok) return ok;
+    }
+    pending_.assign(bytes.begin(), bytes.end());
+    return {};
+  }
+  Result<void> commit() override { return inner_->commit(); }
+  void abort() override { inner_->abort(); }
+
+ private:
+  std::unique_ptr<engine::ByteSink> inner_;
+  std::vector<uint8_t> pending_;
+};
+
+}  // namespace
+
 using proto::ErrorCode;
 using proto::Opcode;
 
@@ -31,6 +55,7 @@ void ServerCore::refuse(Instant now, const Address& to, uint16_t code, std::stri
   s.request.assign(request.begin(), request.end());
   s.one_shot.resize(4 + message.size() + 1);
   s.one_shot.resize(proto::write_error(s.one_shot, code, message).value());
+  s.repeat_one_shot = config_.faults.error_retransmitted;
   open_session(now, std::move(s));
 }
 
@@ -55,7 +80,7 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
   }
   const auto* request = std::get_if<proto::Request>(&*packet);
   if (request == nullptr) {
-    if (proto::opcode_of(*packet) == Opcode::kError) return;
+    if (proto::opcode_of(*packet) == Opcode::kError || config_.faults.silent_on_malformed) return;
     refuse(now, from, error_code(static_cast<uint16_t>(ErrorCode::kIllegalOperation)),
            "Expected a read or write request", proto::describe(*packet), bytes);
     return;
@@ -86,9 +111,9 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
   const proto::OptionsView options = request_options(*request, kept_options);
   const bool convert_netascii = mode == proto::Mode::kNetascii && !config_.faults.netascii_as_octet;
   std::string filename(request->filename);
-  if (config_.faults.allow_traversal) {
-    // Test-only: strip ".." so a traversal "succeeds" inside the root, as a naive server would.
-    for (size_t at; (at = filename.find("../")) != std::string::npos;) filename.erase(at, 3);
+  if (config_.faults.allow_traversal &&
+      (filename.find("..") != std::string::npos || filename.front() == '/' || filename.front() == '\\')) {
+    filename = kOutsideRoot;  // as if the path had escaped the root
   }
 
   Session session;
@@ -108,15 +133,16 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
     }
     auto negotiated = engine::negotiate_as_server(Opcode::kRrq, options, wire_size, config_.limits);
     if (!negotiated) return refuse(now, from, error_code(negotiated.error().code), negotiated.error().message, summary, bytes);
-    apply_oack_faults(*negotiated);
+    apply_oack_faults(*negotiated, request->options);
     session.transfer = engine::Transfer::server_read(config_.transfer, from, *negotiated, std::move(src), now);
   } else {
     auto negotiated = engine::negotiate_as_server(Opcode::kWrq, options, std::nullopt, config_.limits);
     if (!negotiated) return refuse(now, from, error_code(negotiated.error().code), negotiated.error().message, summary, bytes);
-    apply_oack_faults(*negotiated);
+    apply_oack_faults(*negotiated, request->options);
     auto sink = files_.open_write(filename);
     if (!sink) return refuse(now, from, error_code(sink.error().code), sink.error().message, summary, bytes);
     std::unique_ptr<engine::ByteSink> snk = std::move(*sink);
+    if (config_.faults.truncate_uploads) snk = std::make_unique<TruncatingSink>(std::move(snk));
     if (convert_netascii) snk = std::make_unique<engine::NetasciiDecodingSink>(std::move(snk));
     session.transfer = engine::Transfer::server_write(config_.transfer, from, *negotiated, std::move(snk), now);
   }
@@ -136,8 +162,14 @@ proto::OptionsView ServerCore::request_options(const proto::Request& request, st
   return proto::OptionsView(storage);
 }
 
-void ServerCore::apply_oack_faults(engine::ServerNegotiation& n) const {
+void ServerCore::apply_oack_faults(engine::ServerNegotiation& n, const proto::OptionsView& requested) const {
   if (config_.faults.oack_unrequested_option) n.oack.push_back({"tsize", "0"});
+  if (config_.faults.echo_any_option) {
+    for (const proto::Option o : requested) {
+      const bool granted = std::any_of(n.oack.begin(), n.oack.end(), [&](const auto& g) { return proto::iequals(g.name, o.name); });
+      if (!granted) n.oack.push_back({std::string(o.name), std::string(o.value)});
+    }
+  }
   if (config_.faults.oack_off_by_one) {
     for (auto& o : n.oack) {
       if (auto v = proto::parse_decimal(o.value)) o.value = std::to_string(*v + 1);
@@ -222,7 +254,11 @@ std::optional<ServerTransmit> ServerCore::poll_transmit(std::span<uint8_t> buffe
     if (!s.one_shot.empty()) {
       std::copy(s.one_shot.begin(), s.one_shot.end(), buffer.begin());
       const ServerTransmit t{id, s.client, s.one_shot.size()};
-      s.one_shot.clear();
+      if (s.repeat_one_shot) {
+        s.repeat_one_shot = false;
+      } else {
+        s.one_shot.clear();
+      }
       // Its last datagram: the close event goes with it, drained by the caller after the
       // send, not left for a poll that returns nothing.
       if (!s.transfer) close(id);

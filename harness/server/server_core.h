@@ -29,12 +29,19 @@ struct ServerFaults {
   bool oack_off_by_one = false;            // RFC 2348/2349/7440: every OACK value is one more than granted
   bool ignore_options = false;             // RFC 2347 allows it; used to test fallbacks
   bool accept_mail_mode = false;           // RFC 1123 §4.2.2.1 (SHOULD NOT support mail)
-  bool allow_traversal = false;            // RFC 1123 §4.2.3.4: ".." not refused
+  bool allow_traversal = false;            // RFC 1123 §4.2.3.4: ".." or "/x" reach kOutsideRoot
   bool silent_on_malformed = false;        // RFC 1350 §5/§7: no ERROR for a bad request or mode
   bool mode_case_sensitive = false;        // RFC 1350 §5: "OcTeT" refused
   bool options_case_sensitive = false;     // RFC 2347: "BLKSIZE" ignored
   bool netascii_as_octet = false;          // RFC 1350 §1: no CR LF conversion
+  bool error_retransmitted = false;        // RFC 1350 §7: a refusal's ERROR is sent twice
+  bool echo_any_option = false;            // RFC 2347: unknown options and invalid values echoed
+  bool overwrite_existing = false;         // RFC 1350 §5: a WRQ replaces an existing file (store policy)
+  bool truncate_uploads = false;           // RFC 1350 §6: the last DATA of an upload is not stored
 };
+
+// What a traversal reaches under the allow_traversal fault (the embedded target provides it).
+inline constexpr const char* kOutsideRoot = "outside-root";
 
 struct ServerConfig {
   engine::TransferConfig transfer;
@@ -84,6 +91,7 @@ class ServerCore {
   struct Session {
     std::optional<engine::Transfer> transfer;
     std::vector<uint8_t> one_shot;  // an ERROR refusing the request, sent once
+    bool repeat_one_shot = false;   // fault: send it twice
     Address client;
     std::vector<uint8_t> request;   // for recognising a retransmitted request
     std::string summary;
@@ -101,7 +109,7 @@ class ServerCore {
   uint16_t error_code(uint16_t honest) const;
   // The request's options as the (possibly faulty) server sees them.
   proto::OptionsView request_options(const proto::Request& request, std::vector<uint8_t>& storage) const;
-  void apply_oack_faults(engine::ServerNegotiation& n) const;
+  void apply_oack_faults(engine::ServerNegotiation& n, const proto::OptionsView& requested) const;
 
   ServerConfig config_;
   FileStore& files_;

@@ -1,0 +1,173 @@
+// The catalogue itself: it loads, the embedded reference server passes all of it, and
+// every scenario can fail — each fault switch of the reference server must be caught by
+// the scenarios meant to catch it, and every scenario must catch some fault.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+#include <set>
+
+#include "scenario/loader.h"
+#include "scenario/reference_faults.h"
+#include "scenario/runner.h"
+
+namespace tftp::scenario {
+namespace {
+
+const std::string kScenarios = std::string(TFTPSPEC_SOURCE_DIR) + "/scenarios";
+
+const std::vector<Scenario>& catalogue() {
+  static const std::vector<Scenario> c = [] {
+    auto loaded = load_catalogue(kScenarios);
+    if (!loaded) throw std::runtime_error(loaded.error().to_string());
+    return std::move(*loaded);
+  }();
+  return c;
+}
+
+report::RunReport run_embedded(const server::ServerConfig& config, bool slow = true) {
+  EmbeddedTarget target(config);
+  RunOptions options;
+  options.jobs = 2;
+  options.seed = 11;
+  options.include_slow = slow;
+  return run_catalogue(catalogue(), target, options);
+}
+
+std::string non_passes(const report::RunReport& r) {
+  std::string out;
+  for (const auto& s : r.results) {
+    if (s.verdict != report::Verdict::kPass) {
+      out += "  " + std::string(report::verdict_name(s.verdict)) + " " + s.id + ": " + s.reason + "\n";
+    }
+  }
+  return out;
+}
+
+TEST(Catalogue, LoadsWithUniqueIdsAndAtLeastSixtyScenarios) {
+  EXPECT_GE(catalogue().size(), 60u);
+  for (const auto& s : catalogue()) {
+    EXPECT_FALSE(s.citation.empty()) << s.id;
+    EXPECT_FALSE(s.summary.empty()) << s.id;
+  }
+}
+
+TEST(Catalogue, EmbeddedReferenceServerPassesEveryScenario) {
+  const auto report = run_embedded(EmbeddedTarget::default_config());
+  EXPECT_EQ(report.summary.pass, static_cast<int>(report.results.size())) << non_passes(report);
+}
+
+// The scenarios each fault switch (scenario/reference_faults.cc) must not pass.
+const std::map<std::string, std::vector<const char*>>& caught_by() {
+  static const std::map<std::string, std::vector<const char*>> kMap = {
+      {"no_final_empty_block", {"rfc1350.end.zero-length-final-512", "rfc1350.end.empty-file", "rfc2348.end.zero-length-final-1024-at-512"}},
+      {"corrupt_data", {"rfc1350.end.short-511", "rfc1350.end.one-over-513", "rfc1350.rtx.download-duplicate-acks"}},
+      {"resend_on_duplicate_ack", {"rfc1123.sas.duplicate-ack-1", "rfc1123.sas.duplicate-ack-middle"}},
+      {"accept_stray_tid", {"rfc1350.tid.stray-ack-during-rrq"}},
+      {"no_error_to_stray_tid", {"rfc1350.tid.stray-ack-during-rrq"}},
+      {"no_retransmission", {"rfc1350.rtx.lost-ack-first-block", "rfc1350.rtx.lost-ack-middle-block", "rfc1350.rtx.lost-ack-last-block"}},
+      {"no_dally", {"rfc1350.dally.final-data-reacked"}},
+      {"ignore_peer_error", {"rfc1350.error.client-error-ends-rrq", "rfc2347.rrq.error8-ends-transfer"}},
+      {"unsolicited_window", {"rfc1350.lockstep.no-data-before-ack"}},
+      {"data_before_oack_ack", {"rfc2347.rrq.data-waits-for-ack0"}},
+      {"window_as_lockstep", {"rfc7440.window.four-blocks-before-ack"}},
+      {"no_rewind", {"rfc7440.window.partial-ack-rewinds"}},
+      {"rollover_to_1", {"rfc1350.rollover.blksize-8"}},
+      {"answer_from_listen_port", {"rfc1350.tid.rrq-reply-from-new-port", "rfc1350.tid.wrq-reply-from-new-port"}},
+      {"wrong_error_codes", {"rfc1350.request.file-not-found"}},
+      {"error_retransmitted", {"rfc1350.error.server-error-not-retransmitted"}},
+      {"oack_unrequested_option", {"rfc2347.oack.only-requested"}},
+      {"oack_off_by_one", {"rfc2348.blksize.1024", "rfc2349.timeout.min-1", "rfc2349.tsize.rrq-file-size", "rfc7440.windowsize.four"}},
+      {"echo_any_option", {"rfc2347.oack.unknown-option-alone", "rfc2348.blksize.below-min-7", "rfc2349.timeout.zero", "rfc7440.windowsize.zero"}},
+      {"ignore_options", {}},
+      {"accept_mail_mode", {"rfc1123.mode.mail-refused"}},
+      {"allow_traversal", {"security.traversal.dotdot-relative", "security.traversal.wrq-dotdot"}},
+      {"silent_on_malformed", {"rfc1350.request.mode-binary-refused", "rfc1350.malformed.ack-to-listen-port"}},
+      {"mode_case_sensitive", {"rfc1350.request.mode-octet-any-case"}},
+      {"options_case_sensitive", {"rfc2347.request.name-case-insensitive"}},
+      {"netascii_as_octet", {"rfc1350.netascii.block-boundaries"}},
+      {"overwrite_existing", {"rfc1350.request.wrq-existing-file-refused"}},
+      {"truncate_uploads", {"rfc1350.rtx.upload-lost-data"}},
+  };
+  return kMap;
+}
+
+// One run per fault, shared by the tests below.
+const std::map<std::string, report::RunReport>& fault_runs() {
+  static const std::map<std::string, report::RunReport> runs = [] {
+    std::map<std::string, report::RunReport> out;
+    for (const auto& f : reference_faults()) {
+      auto config = EmbeddedTarget::default_config();
+      f.apply(config);
+      out.emplace(f.name, run_embedded(config));
+    }
+    return out;
+  }();
+  return runs;
+}
+
+class FaultSwitch : public ::testing::TestWithParam<ReferenceFault> {};
+
+TEST_P(FaultSwitch, IsCaughtByTheScenariosMeantToCatchIt) {
+  const auto& run = fault_runs().at(GetParam().name);
+  ASSERT_TRUE(caught_by().count(GetParam().name)) << "add " << GetParam().name << " to caught_by()";
+  for (const char* id : caught_by().at(GetParam().name)) {
+    auto it = std::find_if(run.results.begin(), run.results.end(), [&](const auto& r) { return r.id == id; });
+    ASSERT_NE(it, run.results.end()) << id << " is not in the catalogue";
+    EXPECT_TRUE(it->verdict == report::Verdict::kFail || it->verdict == report::Verdict::kWarn)
+        << id << " should catch " << GetParam().name << " but is " << report::verdict_name(it->verdict);
+  }
+  EXPECT_GT(run.summary.fail + run.summary.warn + run.summary.skip, 0) << GetParam().name << " goes unnoticed";
+}
+
+INSTANTIATE_TEST_SUITE_P(Reference, FaultSwitch, ::testing::ValuesIn(reference_faults()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(Catalogue, EveryScenarioFailsUnderSomeFaultSwitch) {
+  std::set<std::string> caught;
+  for (const auto& [name, run] : fault_runs()) {
+    for (const auto& r : run.results) {
+      if (r.verdict == report::Verdict::kFail || r.verdict == report::Verdict::kWarn) caught.insert(r.id);
+    }
+  }
+  std::string uncaught;
+  for (const auto& s : catalogue()) {
+    if (!s.sanity && !caught.count(s.id)) uncaught += "  " + s.id + "\n";
+  }
+  EXPECT_TRUE(uncaught.empty()) << "scenarios no fault switch can make fail:\n" << uncaught;
+}
+
+TEST(ScenarioLoader, NamesFileAndLineOfAnUnknownKey) {
+  auto r = load_text("id: a.b\ntitle: t\ncitation: RFC 1350 §4\nlevel: MUST\nsummary: s\nsteps:\n  - send: RRQ\n    file: f1.bin\n    colour: blue\n",
+                     "x.yaml");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().where.line, 9);
+  EXPECT_NE(r.error().message.find("colour"), std::string::npos) << r.error().message;
+}
+
+TEST(ScenarioLoader, RejectsAScenarioWithoutCitation) {
+  auto r = load_text("id: a.b\ntitle: t\nlevel: MUST\nsummary: s\nsteps:\n  - wait: 1s\n", "y.yaml");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("citation"), std::string::npos);
+}
+
+TEST(ScenarioLoader, ReportsYamlSyntaxErrorsWithTheLine) {
+  auto r = load_text("id: a.b\ntitle: [unclosed\n", "z.yaml");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().where.file, "z.yaml");
+  EXPECT_GE(r.error().where.line, 2);
+}
+
+TEST(ScenarioLoader, ParsesDurations) {
+  EXPECT_DOUBLE_EQ(parse_wait("250ms")->seconds, 0.25);
+  EXPECT_DOUBLE_EQ(parse_wait("2rto")->rto_multiple, 2);
+  auto w = parse_wait("1rto+0.5s");
+  ASSERT_TRUE(w);
+  EXPECT_DOUBLE_EQ(w->seconds, 0.5);
+  EXPECT_DOUBLE_EQ(w->rto_multiple, 1);
+  EXPECT_FALSE(parse_wait("2 minutes"));
+  EXPECT_FALSE(parse_wait(""));
+}
+
+}  // namespace
+}  // namespace tftp::scenario

@@ -1,0 +1,73 @@
+#include "scenario/reference_faults.h"
+
+namespace tftp::scenario {
+
+const std::vector<ReferenceFault>& reference_faults() {
+  using C = server::ServerConfig;
+  static const std::vector<ReferenceFault> kAll = {
+      {"no_final_empty_block", "RFC 1350 §6: no zero-length DATA after a full block (nor for an empty file)",
+       [](C& c) { c.transfer.faults.no_final_empty_block = true; }},
+      {"corrupt_data", "RFC 1350 §5: DATA payloads have their last byte flipped",
+       [](C& c) { c.transfer.faults.corrupt_data = true; }},
+      {"resend_on_duplicate_ack", "RFC 1123 §4.2.3.1: DATA re-sent on a duplicate ACK (Sorcerer's Apprentice)",
+       [](C& c) { c.transfer.faults.resend_on_duplicate_ack = true; }},
+      {"accept_stray_tid", "RFC 1350 §4: datagrams from any port are taken as the peer's",
+       [](C& c) { c.transfer.faults.accept_stray_tid = true; }},
+      {"no_error_to_stray_tid", "RFC 1350 §4: no ERROR 5 to a wrong TID",
+       [](C& c) { c.transfer.faults.no_error_to_stray_tid = true; }},
+      {"no_retransmission", "RFC 1350 §2: nothing is retransmitted on timeout",
+       [](C& c) { c.transfer.faults.no_retransmission = true; }},
+      {"no_dally", "RFC 1350 §6: the final ACK is not repeated for a repeated final DATA",
+       [](C& c) { c.transfer.faults.no_dally = true; }},
+      {"ignore_peer_error", "RFC 1350 §7: the transfer goes on after the client's ERROR",
+       [](C& c) { c.transfer.faults.ignore_peer_error = true; }},
+      {"unsolicited_window", "RFC 1350 §2: two DATA per ACK without a negotiated windowsize",
+       [](C& c) { c.transfer.faults.unsolicited_window = true; }},
+      {"data_before_oack_ack", "RFC 2347: DATA 1 sent before the client's ACK 0 of the OACK",
+       [](C& c) { c.transfer.faults.data_before_oack_ack = true; }},
+      {"window_as_lockstep", "RFC 7440: windowsize granted, but one DATA per ACK",
+       [](C& c) { c.transfer.faults.window_as_lockstep = true; }},
+      {"no_rewind", "RFC 7440 §4: after a partial ACK the window resumes past the lost blocks",
+       [](C& c) { c.transfer.faults.no_rewind = true; }},
+      {"rollover_to_1", "de facto: block numbers wrap from 65535 to 1 instead of 0",
+       [](C& c) { c.transfer.rollover_block = 1; }},
+      {"answer_from_listen_port", "RFC 1350 §4: replies come from the well-known port (no new TID)",
+       [](C& c) { c.faults.answer_from_listen_port = true; }},
+      {"wrong_error_codes", "RFC 1350 §5: every refusal is ERROR 0", [](C& c) { c.faults.wrong_error_codes = true; }},
+      {"error_retransmitted", "RFC 1350 §7: an ERROR refusing a request is sent twice",
+       [](C& c) { c.faults.error_retransmitted = true; }},
+      {"oack_unrequested_option", "RFC 2347: the OACK adds tsize nobody asked for",
+       [](C& c) { c.faults.oack_unrequested_option = true; }},
+      {"oack_off_by_one", "RFC 2348/2349/7440: every OACK value is one more than granted",
+       [](C& c) { c.faults.oack_off_by_one = true; }},
+      {"echo_any_option", "RFC 2347/2348/2349/7440: the OACK echoes unknown options and invalid values",
+       [](C& c) { c.faults.echo_any_option = true; }},
+      {"ignore_options", "(allowed by RFC 2347) options are ignored: option scenarios skip",
+       [](C& c) { c.faults.ignore_options = true; }},
+      {"accept_mail_mode", "RFC 1123 §4.2.2.1: mode mail is accepted", [](C& c) { c.faults.accept_mail_mode = true; }},
+      {"allow_traversal", "RFC 1123 §4.2.3.4: paths with '..' or a leading '/' are served and written",
+       [](C& c) { c.faults.allow_traversal = true; }},
+      {"silent_on_malformed", "RFC 1350 §5, §7: bad requests, modes and stray opcodes get no ERROR",
+       [](C& c) { c.faults.silent_on_malformed = true; }},
+      {"mode_case_sensitive", "RFC 1350 §5: mode names are matched case-sensitively",
+       [](C& c) { c.faults.mode_case_sensitive = true; }},
+      {"options_case_sensitive", "RFC 2347: option names are matched case-sensitively",
+       [](C& c) { c.faults.options_case_sensitive = true; }},
+      {"netascii_as_octet", "RFC 1350 §1: netascii is sent without CR LF conversion",
+       [](C& c) { c.faults.netascii_as_octet = true; }},
+      {"overwrite_existing", "RFC 1350 §5: a WRQ replaces an existing file instead of ERROR 6",
+       [](C& c) { c.faults.overwrite_existing = true; }},
+      {"truncate_uploads", "RFC 1350 §6: the last DATA of an upload is ACKed but not stored",
+       [](C& c) { c.faults.truncate_uploads = true; }},
+  };
+  return kAll;
+}
+
+const ReferenceFault* find_reference_fault(const std::string& name) {
+  for (const auto& f : reference_faults()) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+}  // namespace tftp::scenario
