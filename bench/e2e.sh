@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# End-to-end loopback download benchmark: the reference server against tftpd-hpa and
+# atftpd, each downloaded from with the SAME client, plus the loopback UDP ceiling
+# (bench/udp_ceiling.cc) measured in the same run.
+#
+#   lockstep: tftp-hpa client, blksize 512 (it sends no options), one block in flight
+#   window:   atftp client, --option "blksize 65464" --option "windowsize 16"
+#             (tftpd-hpa does not know windowsize: it runs blksize 65464 lockstep)
+#
+# Both sides are pinned with taskset in two placements (../shared/DESIGN.md, "Measured
+# facts"): same core (server and client on cpu 0) and split (server cpu 0, client cpu 1).
+# Each download is repeated REPEAT times and the median is reported; every copy is
+# checked with cmp. A download still running after CAP_SECONDS is stopped and reported as
+# "N~": the rate of the prefix it had received (checked with cmp too), not repeated; this
+# keeps a run of the script within a few minutes when a server stalls on lost windows.
+# Prints a markdown table. MB = 10^6 bytes of file content per second.
+#
+# Usage: bench/e2e.sh   (environment, with defaults: SIZE_MB=100 REPEAT=3 CAP_SECONDS=40
+#                        PLACEMENTS="same split" PATTERNS="lockstep window"
+#                        BUILD_DIR=build/release SKIP_BUILD=0: reuse BUILD_DIR as it is)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+size_mb=${SIZE_MB:-100}
+repeat=${REPEAT:-3}
+placements=${PLACEMENTS:-"same split"}
+patterns=${PATTERNS:-"lockstep window"}
+cap=${CAP_SECONDS:-40}  # per download; a capped run is not repeated
+
+build=${BUILD_DIR:-$repo/build/release}
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+  scripts/build.sh release >&2
+fi
+tftpspec=$build/tftpspec
+udp_ceiling=$build/udp_ceiling
+in_tftpd=/usr/sbin/in.tftpd
+atftpd=$repo/build/peers/atftpd/usr/sbin/atftpd
+for tool in "$tftpspec" "$udp_ceiling" "$in_tftpd" "$atftpd" "$(command -v tftp)" "$(command -v atftp)"; do
+  [[ -x "$tool" ]] || { echo "e2e.sh: missing $tool" >&2; exit 2; }
+done
+
+# The served file and the copies live in tmpfs when there is one: the disk is not under test.
+tmp_base=/tmp
+[[ -d /dev/shm && -w /dev/shm ]] && tmp_base=/dev/shm
+work=$(mktemp -d "$tmp_base/tftpspec-e2e.XXXXXX")
+root=$work/root
+mkdir -p "$root"
+server_pids=()
+cleanup() {
+  for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+file=big.bin
+head -c "$((size_mb * 1024 * 1024))" /dev/urandom >"$root/$file"
+bytes=$(stat -c %s "$root/$file")
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_bound() {  # port pid
+  for _ in $(seq 100); do
+    if ss -Hlun "sport = :$1" | grep -q .; then return 0; fi
+    kill -0 "$2" 2>/dev/null || { echo "e2e.sh: server on port $1 exited" >&2; return 1; }
+    sleep 0.05
+  done
+  echo "e2e.sh: nothing bound to port $1" >&2
+  return 1
+}
+
+# start_server NAME CPU -> sets $port; the server (and its children/threads) run on CPU.
+start_server() {
+  port=$(free_port)
+  case "$1" in
+    reference) taskset -c "$2" "$tftpspec" serve --root "$root" --listen "127.0.0.1:$port" -q 2>/dev/null & ;;
+    tftpd-hpa) taskset -c "$2" "$in_tftpd" -L -a "127.0.0.1:$port" -s -u root "$root" & ;;
+    atftpd) taskset -c "$2" "$atftpd" --daemon --no-fork --port "$port" --bind-address 127.0.0.1 --user root \
+              --group root --logfile /dev/null "$root" & ;;
+  esac
+  server_pids+=($!)
+  wait_bound "$port" "$!"
+}
+
+stop_servers() {
+  for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  server_pids=()
+}
+
+# download PATTERN CPU PORT -> prints MB/s; "N~" when the run hit the time cap (N is the
+# rate of the prefix received by then, checked with cmp); "fail" on wrong or no content.
+download() {
+  local out=$work/out.bin start end got status=0
+  rm -f "$out"
+  start=$(date +%s%N)
+  case "$1" in
+    lockstep) (cd "$work" && timeout "$cap" taskset -c "$2" tftp -m binary 127.0.0.1 "$3" -c get "$file" "$out") \
+                >/dev/null 2>&1 || status=$? ;;
+    window) timeout "$cap" taskset -c "$2" atftp --get -r "$file" -l "$out" --option "blksize 65464" \
+              --option "windowsize 16" 127.0.0.1 "$3" >/dev/null 2>&1 || status=$? ;;
+  esac
+  end=$(date +%s%N)
+  got=$(stat -c %s "$out" 2>/dev/null || echo 0)
+  if [[ $status -eq 124 && $got -gt 0 ]] && cmp -s -n "$got" "$out" "$root/$file"; then
+    awk -v b="$got" -v ns="$((end - start))" 'BEGIN { printf "%.1f~", b / (ns / 1e9) / 1e6 }'
+  elif [[ $status -eq 0 ]] && cmp -s "$out" "$root/$file"; then
+    awk -v b="$bytes" -v ns="$((end - start))" 'BEGIN { printf "%.1f", b / (ns / 1e9) / 1e6 }'
+  else
+    echo fail
+  fi
+}
+
+median() {  # numbers, "N~" (capped) or "fail" as arguments; "~" if any run was capped
+  if printf '%s\n' "$@" | grep -qx fail || [[ $# -eq 0 ]]; then echo fail; return; fi
+  local mark=""
+  printf '%s\n' "$@" | grep -q '~' && mark="~"
+  printf '%s\n' "${@%\~}" | sort -g | awk -v mark="$mark" '{ v[NR] = $1 }
+    END { printf "%s%s\n", (NR % 2) ? v[(NR + 1) / 2] : sprintf("%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2), mark }'
+}
+
+ratio() {  # "~" when either side is a capped (lower-bound-ish) rate
+  awk -v a="$1" -v b="$2" 'BEGIN { m = (a ~ /~/ || b ~ /~/) ? "~" : ""; sub(/~/, "", a); sub(/~/, "", b)
+    if (a == "fail" || b == "fail" || b + 0 == 0) print "-"; else printf "%.2f%s", a / b, m }'
+}
+
+declare -A result
+declare -A samples
+servers="reference tftpd-hpa atftpd"
+echo "e2e.sh: $(date -u +%FT%TZ) $(nproc) cpus, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)," \
+  "file $bytes bytes, $repeat runs each" >&2
+for placement in $placements; do
+  server_cpu=0
+  client_cpu=0
+  [[ $placement == split ]] && client_cpu=1
+  for pattern in $patterns; do
+    # The ceiling, in the same placement: the "server" is the sender.
+    runs=()
+    for _ in $(seq "$repeat"); do
+      line=$("$udp_ceiling" --bytes "$bytes" --mode "$pattern" --sender-cpu "$server_cpu" \
+               --receiver-cpu "$client_cpu" --max-seconds "$cap")
+      rate=$(sed -n 's/.*MB\/s=//p' <<<"$line")
+      if [[ $line == *capped=1* ]]; then runs+=("$rate~"); break; fi
+      runs+=("$rate")
+    done
+    result[$placement,$pattern,ceiling]=$(median "${runs[@]}")
+    samples[$placement,$pattern,ceiling]="${runs[*]}"
+    for server in $servers; do
+      start_server "$server" "$server_cpu"
+      runs=()
+      for _ in $(seq "$repeat"); do
+        runs+=("$(download "$pattern" "$client_cpu" "$port")")
+        [[ ${runs[-1]} == *~ ]] && break  # capped: one sample is enough, and all there is time for
+      done
+      stop_servers
+      result[$placement,$pattern,$server]=$(median "${runs[@]}")
+      samples[$placement,$pattern,$server]="${runs[*]}"
+      echo "e2e.sh: $placement $pattern $server: ${runs[*]} MB/s" >&2
+    done
+  done
+done
+
+echo "Loopback download of $bytes bytes, median of $repeat, MB/s (10^6 B/s); load at end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "(\"N~\": the download was stopped after ${cap} s; N is the rate of what it had received by then)"
+echo
+echo "| transfer | placement | reference | tftpd-hpa | atftpd | ceiling | ref/tftpd-hpa | ref/atftpd | ref/ceil | tftpd-hpa/ceil | atftpd/ceil |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for pattern in $patterns; do
+  for placement in $placements; do
+    r=${result[$placement,$pattern,reference]}
+    h=${result[$placement,$pattern,tftpd-hpa]}
+    a=${result[$placement,$pattern,atftpd]}
+    c=${result[$placement,$pattern,ceiling]}
+    case $pattern in
+      lockstep) what="tftp-hpa client, blksize 512 lockstep" ;;
+      window) what="atftp client, blksize 65464 windowsize 16 (tftpd-hpa: lockstep)" ;;
+    esac
+    case $placement in
+      same) where="same core (0/0)" ;;
+      split) where="split (server 0, client 1)" ;;
+    esac
+    echo "| $what | $where | $r | $h | $a | $c | $(ratio "$r" "$h") | $(ratio "$r" "$a") | $(ratio "$r" "$c") | $(ratio "$h" "$c") | $(ratio "$a" "$c") |"
+  done
+done
+echo
+echo "Samples (MB/s):"
+echo
+for pattern in $patterns; do
+  for placement in $placements; do
+    for who in reference tftpd-hpa atftpd ceiling; do
+      echo "- $pattern $placement $who: ${samples[$placement,$pattern,$who]}"
+    done
+  done
+done
+
+failed=0
+for v in "${result[@]}"; do [[ $v == fail ]] && failed=1; done
+[[ $failed == 1 ]] && echo "e2e.sh: some downloads failed (wrong or missing content)" >&2
+exit $failed
