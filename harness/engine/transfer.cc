@@ -562,7 +562,8 @@ std::optional<Transmit> Transfer::poll_transmit(std::span<uint8_t> buffer) {
       case Pending::Kind::kData:
         if (p.block < s.window_first || p.block >= s.window_first + s.window.size()) continue;  // acked since
         n = proto::write_data(buffer, s.wire_block(p.block), s.window[p.block - s.window_first]);
-        if (n && s.config.faults.corrupt_data && *n > proto::kDataHeaderSize) buffer[*n - 1] ^= 0xff;
+        // Block 1 is left intact so a corrupting server still passes the sanity scenario.
+        if (n && s.config.faults.corrupt_data && p.block > 1 && *n > proto::kDataHeaderSize) buffer[*n - 1] ^= 0xff;
         break;
       case Pending::Kind::kAck:
         n = proto::write_ack(buffer, s.wire_block(p.block));

@@ -61,7 +61,7 @@ TEST(Catalogue, EmbeddedReferenceServerPassesEveryScenario) {
 const std::map<std::string, std::vector<const char*>>& caught_by() {
   static const std::map<std::string, std::vector<const char*>> kMap = {
       {"no_final_empty_block", {"rfc1350.end.zero-length-final-512", "rfc1350.end.empty-file", "rfc2348.end.zero-length-final-1024-at-512"}},
-      {"corrupt_data", {"rfc1350.end.short-511", "rfc1350.end.one-over-513", "rfc1350.rtx.download-duplicate-acks"}},
+      {"corrupt_data", {"rfc1350.end.one-over-513", "rfc1350.end.short-final-block-3000", "rfc1350.rtx.download-duplicate-acks"}},
       {"resend_on_duplicate_ack", {"rfc1123.sas.duplicate-ack-1", "rfc1123.sas.duplicate-ack-middle"}},
       {"accept_stray_tid", {"rfc1350.tid.stray-ack-during-rrq"}},
       {"no_error_to_stray_tid", {"rfc1350.tid.stray-ack-during-rrq"}},
@@ -81,13 +81,14 @@ const std::map<std::string, std::vector<const char*>>& caught_by() {
       {"echo_any_option", {"rfc2347.oack.unknown-option-alone", "rfc2348.blksize.below-min-7", "rfc2349.timeout.zero", "rfc7440.windowsize.zero"}},
       {"ignore_options", {}},
       {"accept_mail_mode", {"rfc1123.mode.mail-refused"}},
-      {"allow_traversal", {"security.traversal.dotdot-relative", "security.traversal.wrq-dotdot"}},
+      {"allow_traversal", {"security.traversal.dotdot-relative", "security.traversal.percent-encoded", "security.traversal.wrq-dotdot"}},
       {"silent_on_malformed", {"rfc1350.request.mode-binary-refused", "rfc1350.malformed.ack-to-listen-port"}},
       {"mode_case_sensitive", {"rfc1350.request.mode-octet-any-case"}},
       {"options_case_sensitive", {"rfc2347.request.name-case-insensitive"}},
       {"netascii_as_octet", {"rfc1350.netascii.block-boundaries"}},
       {"overwrite_existing", {"rfc1350.request.wrq-existing-file-refused"}},
       {"truncate_uploads", {"rfc1350.rtx.upload-lost-data"}},
+      {"serve_directories", {"rfc1350.request.rrq-directory-refused"}},
   };
   return kMap;
 }

@@ -7,7 +7,7 @@ const std::vector<ReferenceFault>& reference_faults() {
   static const std::vector<ReferenceFault> kAll = {
       {"no_final_empty_block", "RFC 1350 §6: no zero-length DATA after a full block (nor for an empty file)",
        [](C& c) { c.transfer.faults.no_final_empty_block = true; }},
-      {"corrupt_data", "RFC 1350 §5: DATA payloads have their last byte flipped",
+      {"corrupt_data", "RFC 1350 §5: DATA payloads after block 1 have their last byte flipped",
        [](C& c) { c.transfer.faults.corrupt_data = true; }},
       {"resend_on_duplicate_ack", "RFC 1123 §4.2.3.1: DATA re-sent on a duplicate ACK (Sorcerer's Apprentice)",
        [](C& c) { c.transfer.faults.resend_on_duplicate_ack = true; }},
@@ -57,6 +57,8 @@ const std::vector<ReferenceFault>& reference_faults() {
        [](C& c) { c.faults.netascii_as_octet = true; }},
       {"overwrite_existing", "RFC 1350 §5: a WRQ replaces an existing file instead of ERROR 6",
        [](C& c) { c.faults.overwrite_existing = true; }},
+      {"serve_directories", "RFC 1350 §1: a directory name is served as an empty file",
+       [](C& c) { c.faults.serve_directories = true; }},
       {"truncate_uploads", "RFC 1350 §6: the last DATA of an upload is ACKed but not stored",
        [](C& c) { c.faults.truncate_uploads = true; }},
   };

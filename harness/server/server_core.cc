@@ -6,6 +6,15 @@ namespace tftp::server {
 
 namespace {
 
+// What a naive server would follow out of its root: "..", a leading separator, or
+// "%2e%2e" decoded as if the filename were a URL.
+bool escapes_root(const std::string& name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  return lower.find("..") != std::string::npos || lower.find("%2e%2e") != std::string::npos || lower.front() == '/' ||
+         lower.front() == '\\';
+}
+
 // Fault: acknowledges everything but drops the last write (the final DATA) on commit.
 class TruncatingSink : public engine::ByteSink {
  public:
@@ -111,9 +120,9 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
   const proto::OptionsView options = request_options(*request, kept_options);
   const bool convert_netascii = mode == proto::Mode::kNetascii && !config_.faults.netascii_as_octet;
   std::string filename(request->filename);
-  if (config_.faults.allow_traversal &&
-      (filename.find("..") != std::string::npos || filename.front() == '/' || filename.front() == '\\')) {
-    filename = kOutsideRoot;  // as if the path had escaped the root
+  if (config_.faults.allow_traversal && escapes_root(filename)) {
+    // As if the path had escaped the root: reads reach kOutsideRoot, writes land beside it.
+    filename = request->opcode == Opcode::kRrq ? kOutsideRoot : std::string(kOutsideRoot) + ".written";
   }
 
   Session session;
@@ -123,6 +132,9 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
 
   if (request->opcode == Opcode::kRrq) {
     auto source = files_.open_read(filename);
+    if (config_.faults.serve_directories && (filename == "." || filename.back() == '/')) {
+      source = std::make_unique<engine::MemorySource>(std::vector<uint8_t>{});
+    }
     if (!source) return refuse(now, from, error_code(source.error().code), source.error().message, summary, bytes);
     std::unique_ptr<engine::ByteSource> src = std::move(*source);
     std::optional<uint64_t> wire_size = src->size();
@@ -163,7 +175,9 @@ proto::OptionsView ServerCore::request_options(const proto::Request& request, st
 }
 
 void ServerCore::apply_oack_faults(engine::ServerNegotiation& n, const proto::OptionsView& requested) const {
-  if (config_.faults.oack_unrequested_option) n.oack.push_back({"tsize", "0"});
+  if (config_.faults.oack_unrequested_option && !n.oack.empty() && !requested.find(proto::kTsize)) {
+    n.oack.push_back({"tsize", "0"});
+  }
   if (config_.faults.echo_any_option) {
     for (const proto::Option o : requested) {
       const bool granted = std::any_of(n.oack.begin(), n.oack.end(), [&](const auto& g) { return proto::iequals(g.name, o.name); });
@@ -255,10 +269,10 @@ std::optional<ServerTransmit> ServerCore::poll_transmit(std::span<uint8_t> buffe
       std::copy(s.one_shot.begin(), s.one_shot.end(), buffer.begin());
       const ServerTransmit t{id, s.client, s.one_shot.size()};
       if (s.repeat_one_shot) {
-        s.repeat_one_shot = false;
-      } else {
-        s.one_shot.clear();
+        s.repeat_one_shot = false;  // fault: the same ERROR goes out once more
+        return t;
       }
+      s.one_shot.clear();
       // Its last datagram: the close event goes with it, drained by the caller after the
       // send, not left for a poll that returns nothing.
       if (!s.transfer) close(id);

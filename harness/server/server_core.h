@@ -38,6 +38,7 @@ struct ServerFaults {
   bool echo_any_option = false;            // RFC 2347: unknown options and invalid values echoed
   bool overwrite_existing = false;         // RFC 1350 §5: a WRQ replaces an existing file (store policy)
   bool truncate_uploads = false;           // RFC 1350 §6: the last DATA of an upload is not stored
+  bool serve_directories = false;          // RFC 1350 §1: "." or "dir/" is read as an empty file
 };
 
 // What a traversal reaches under the allow_traversal fault (the embedded target provides it).
