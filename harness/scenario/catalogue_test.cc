@@ -93,24 +93,23 @@ const std::map<std::string, std::vector<const char*>>& caught_by() {
   return kMap;
 }
 
-// One run per fault, shared by the tests below.
-const std::map<std::string, report::RunReport>& fault_runs() {
-  static const std::map<std::string, report::RunReport> runs = [] {
-    std::map<std::string, report::RunReport> out;
-    for (const auto& f : reference_faults()) {
-      auto config = EmbeddedTarget::default_config();
-      f.apply(config);
-      out.emplace(f.name, run_embedded(config));
-    }
-    return out;
-  }();
-  return runs;
+// One run per fault, computed on first use: CTest runs each test in its own process, so
+// a parameterised test must compute only the fault it judges.
+const report::RunReport& fault_run(const ReferenceFault& fault) {
+  static std::map<std::string, report::RunReport> runs;
+  auto it = runs.find(fault.name);
+  if (it == runs.end()) {
+    auto config = EmbeddedTarget::default_config();
+    fault.apply(config);
+    it = runs.emplace(fault.name, run_embedded(config)).first;
+  }
+  return it->second;
 }
 
 class FaultSwitch : public ::testing::TestWithParam<ReferenceFault> {};
 
 TEST_P(FaultSwitch, IsCaughtByTheScenariosMeantToCatchIt) {
-  const auto& run = fault_runs().at(GetParam().name);
+  const auto& run = fault_run(GetParam());
   ASSERT_TRUE(caught_by().count(GetParam().name)) << "add " << GetParam().name << " to caught_by()";
   for (const char* id : caught_by().at(GetParam().name)) {
     auto it = std::find_if(run.results.begin(), run.results.end(), [&](const auto& r) { return r.id == id; });
@@ -126,8 +125,8 @@ INSTANTIATE_TEST_SUITE_P(Reference, FaultSwitch, ::testing::ValuesIn(reference_f
 
 TEST(Catalogue, EveryScenarioFailsUnderSomeFaultSwitch) {
   std::set<std::string> caught;
-  for (const auto& [name, run] : fault_runs()) {
-    for (const auto& r : run.results) {
+  for (const auto& fault : reference_faults()) {
+    for (const auto& r : fault_run(fault).results) {
       if (r.verdict == report::Verdict::kFail || r.verdict == report::Verdict::kWarn) caught.insert(r.id);
     }
   }
