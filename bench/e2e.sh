@@ -131,7 +131,8 @@ ratio() {  # "~" when either side is a capped (lower-bound-ish) rate
 declare -A result
 declare -A samples
 servers="reference tftpd-hpa atftpd"
-echo "e2e.sh: $(date -u +%FT%TZ) $(nproc) cpus, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)," \
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "e2e.sh: $(date -u +%FT%TZ) $(nproc) cpus, kernel $(uname -r), load $load_start," \
   "file $bytes bytes, $repeat runs each" >&2
 for placement in $placements; do
   server_cpu=0
@@ -164,7 +165,8 @@ for placement in $placements; do
   done
 done
 
-echo "Loopback download of $bytes bytes, median of $repeat, MB/s (10^6 B/s); load at end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Loopback download of $bytes bytes, median of $repeat, MB/s (10^6 B/s); load at start $load_start, at end" \
+  "$(cut -d' ' -f1-3 /proc/loadavg); tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo +changes)"
 echo "(\"N~\": the download was stopped after ${cap} s; N is the rate of what it had received by then)"
 echo
 echo "| transfer | placement | reference | tftpd-hpa | atftpd | ceiling | ref/tftpd-hpa | ref/atftpd | ref/ceil | tftpd-hpa/ceil | atftpd/ceil |"
