@@ -15,8 +15,10 @@
 # keeps a run of the script within a few minutes when a server stalls on lost windows.
 # Prints a markdown table. MB = 10^6 bytes of file content per second.
 #
-# Usage: bench/e2e.sh   (environment, with defaults: SIZE_MB=100 REPEAT=3 CAP_SECONDS=40
+# Usage: bench/e2e.sh   (environment, with defaults: SIZE_MB=100 REPEAT=3 CAP_SECONDS=20
 #                        PLACEMENTS="same split" PATTERNS="lockstep window"
+#                        EXTRA_SERVERS="": e.g. reference-rto20ms, the reference server
+#                        with --timeout 0.02, in a table of its own
 #                        BUILD_DIR=build/release SKIP_BUILD=0: reuse BUILD_DIR as it is)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +28,7 @@ size_mb=${SIZE_MB:-100}
 repeat=${REPEAT:-3}
 placements=${PLACEMENTS:-"same split"}
 patterns=${PATTERNS:-"lockstep window"}
-cap=${CAP_SECONDS:-40}  # per download; a capped run is not repeated
+cap=${CAP_SECONDS:-20}  # per download; a capped run is not repeated
 
 build=${BUILD_DIR:-$repo/build/release}
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
@@ -73,16 +75,23 @@ wait_bound() {  # port pid
   return 1
 }
 
-# start_server NAME CPU -> sets $port; the server (and its children/threads) run on CPU.
+# start_server NAME CPU -> port_of[NAME]; the server (and its children/threads) run on CPU.
+declare -A port_of
 start_server() {
+  local port
   port=$(free_port)
   case "$1" in
     reference) taskset -c "$2" "$tftpspec" serve --root "$root" --listen "127.0.0.1:$port" -q 2>/dev/null & ;;
+    # Not the default configuration: shows what a shorter retransmission timeout does.
+    reference-rto20ms) taskset -c "$2" "$tftpspec" serve --root "$root" --listen "127.0.0.1:$port" -q \
+                         --timeout 0.02 2>/dev/null & ;;
     tftpd-hpa) taskset -c "$2" "$in_tftpd" -L -a "127.0.0.1:$port" -s -u root "$root" & ;;
     atftpd) taskset -c "$2" "$atftpd" --daemon --no-fork --port "$port" --bind-address 127.0.0.1 --user root \
               --group root --logfile /dev/null "$root" & ;;
+    *) echo "e2e.sh: unknown server $1" >&2; exit 2 ;;
   esac
   server_pids+=($!)
+  port_of[$1]=$port
   wait_bound "$port" "$!"
 }
 
@@ -130,38 +139,46 @@ ratio() {  # "~" when either side is a capped (lower-bound-ish) rate
 
 declare -A result
 declare -A samples
-servers="reference tftpd-hpa atftpd"
+servers="reference tftpd-hpa atftpd ${EXTRA_SERVERS:-}"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "e2e.sh: $(date -u +%FT%TZ) $(nproc) cpus, kernel $(uname -r), load $load_start," \
   "file $bytes bytes, $repeat runs each" >&2
+ceiling() {  # PATTERN SENDER_CPU RECEIVER_CPU -> MB/s, "N~" when capped
+  local line
+  line=$("$udp_ceiling" --bytes "$bytes" --mode "$1" --sender-cpu "$2" --receiver-cpu "$3" --max-seconds "$cap")
+  printf '%s%s' "$(sed -n 's/.*MB\/s=//p' <<<"$line")" "$([[ $line == *capped=1* ]] && echo '~')"
+}
 for placement in $placements; do
   server_cpu=0
   client_cpu=0
   [[ $placement == split ]] && client_cpu=1
   for pattern in $patterns; do
-    # The ceiling, in the same placement: the "server" is the sender.
-    runs=()
-    for _ in $(seq "$repeat"); do
-      line=$("$udp_ceiling" --bytes "$bytes" --mode "$pattern" --sender-cpu "$server_cpu" \
-               --receiver-cpu "$client_cpu" --max-seconds "$cap")
-      rate=$(sed -n 's/.*MB\/s=//p' <<<"$line")
-      if [[ $line == *capped=1* ]]; then runs+=("$rate~"); break; fi
-      runs+=("$rate")
-    done
-    result[$placement,$pattern,ceiling]=$(median "${runs[@]}")
-    samples[$placement,$pattern,ceiling]="${runs[*]}"
-    for server in $servers; do
-      start_server "$server" "$server_cpu"
-      runs=()
-      for _ in $(seq "$repeat"); do
-        runs+=("$(download "$pattern" "$client_cpu" "$port")")
-        [[ ${runs[-1]} == *~ ]] && break  # capped: one sample is enough, and all there is time for
+    for server in $servers; do start_server "$server" "$server_cpu"; done
+    declare -A runs=()
+    # Round robin, so that a change in the machine's background load hits every server
+    # alike. The ceiling runs in the same placement ("server" = sender). A capped run is
+    # not repeated: one sample is enough, and all there is time for.
+    read -r -a order <<<"ceiling $servers"
+    for round in $(seq 0 $((repeat - 1))); do
+      # ...and each round starts with the next one: no server always runs first.
+      for i in "${!order[@]}"; do
+        who=${order[$(((i + round) % ${#order[@]}))]}
+        [[ ${runs[$who]:-} == *~* ]] && continue
+        if [[ $who == ceiling ]]; then
+          runs[$who]+="$(ceiling "$pattern" "$server_cpu" "$client_cpu") "
+        else
+          runs[$who]+="$(download "$pattern" "$client_cpu" "${port_of[$who]}") "
+        fi
       done
-      stop_servers
-      result[$placement,$pattern,$server]=$(median "${runs[@]}")
-      samples[$placement,$pattern,$server]="${runs[*]}"
-      echo "e2e.sh: $placement $pattern $server: ${runs[*]} MB/s" >&2
     done
+    stop_servers
+    for who in ceiling $servers; do
+      read -r -a list <<<"${runs[$who]}"
+      result[$placement,$pattern,$who]=$(median "${list[@]}")
+      samples[$placement,$pattern,$who]="${list[*]}"
+      echo "e2e.sh: $placement $pattern $who: ${list[*]} MB/s" >&2
+    done
+    unset runs
   done
 done
 
@@ -188,12 +205,25 @@ for pattern in $patterns; do
     echo "| $what | $where | $r | $h | $a | $c | $(ratio "$r" "$h") | $(ratio "$r" "$a") | $(ratio "$r" "$c") | $(ratio "$h" "$c") | $(ratio "$a" "$c") |"
   done
 done
+for extra in ${EXTRA_SERVERS:-}; do
+  echo
+  echo "| $extra | placement | MB/s | /tftpd-hpa | /atftpd | /reference | /ceil |"
+  echo "|---|---|---:|---:|---:|---:|---:|"
+  for pattern in $patterns; do
+    for placement in $placements; do
+      x=${result[$placement,$pattern,$extra]}
+      echo "| $pattern | $placement | $x | $(ratio "$x" "${result[$placement,$pattern,tftpd-hpa]}") |" \
+        "$(ratio "$x" "${result[$placement,$pattern,atftpd]}") | $(ratio "$x" "${result[$placement,$pattern,reference]}") |" \
+        "$(ratio "$x" "${result[$placement,$pattern,ceiling]}") |"
+    done
+  done
+done
 echo
 echo "Samples (MB/s):"
 echo
 for pattern in $patterns; do
   for placement in $placements; do
-    for who in reference tftpd-hpa atftpd ceiling; do
+    for who in $servers ceiling; do
       echo "- $pattern $placement $who: ${samples[$placement,$pattern,$who]}"
     done
   done
