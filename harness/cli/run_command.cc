@@ -179,7 +179,7 @@ int run(const RunFlags& f, const std::string& command) {
   const auto& t = report.target;
   std::printf("target: %s, %s; capabilities: ", t.address.c_str(), t.alive ? "alive" : "NOT ANSWERING");
   for (const auto& c : t.capabilities) std::printf("%s ", c.c_str());
-  std::printf("; retransmission timeout %.0f ms\n", t.rto_ms);
+  std::printf("; retransmission timeout %.0f ms (mid-transfer %.0f ms)\n", t.rto_ms, t.srto_ms);
   for (const auto& n : t.notes) std::printf("note: %s\n", n.c_str());
   if (report.target_died_after) std::printf("THE TARGET STOPPED ANSWERING after %s\n", report.target_died_after->c_str());
   if (report.interrupted) std::printf("interrupted: the report holds what finished\n");

@@ -20,6 +20,7 @@ struct ServeFlags {
   size_t max_blksize = proto::kMaxBlockSize;
   uint16_t max_windowsize = 64;
   double timeout = 1.0;
+  double min_timeout = 0.01;
   int retries = 5;
   bool no_options = false;
   bool quiet = false;
@@ -55,6 +56,7 @@ int serve(const ServeFlags& f) {
   config.limits.max_file_size = f.max_file_size;
   config.limits.options_enabled = !f.no_options;
   config.transfer.retransmit.initial = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(f.timeout));
+  config.transfer.retransmit.min = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(f.min_timeout));
   config.transfer.retransmit.max = std::max(config.transfer.retransmit.initial, Duration(std::chrono::seconds(8)));
   config.transfer.retransmit.max_retries = f.retries;
   server::UdpServer::Logger logger;
@@ -96,8 +98,15 @@ void add_serve_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(8, 65464))->capture_default_str();
   cmd->add_option("--max-windowsize", flags->max_windowsize, "Largest window granted (RFC 7440)")
       ->check(CLI::Range(1, 65535))->capture_default_str();
-  cmd->add_option("--timeout", flags->timeout, "Initial retransmission timeout in seconds; doubles up to 8 s")
-      ->check(CLI::Range(0.01, 255.0))->capture_default_str();
+  cmd->add_option("--timeout", flags->timeout,
+                  "Seconds to wait for an ACK before the first round trip is measured, and at most after "
+                  "(RFC 1123 §4.2.3.2 adaptive timeout); doubles on each retransmission up to 8 s. A client's "
+                  "'timeout' option (RFC 2349) fixes it for its transfer")
+      ->check(CLI::Range(0.001, 255.0))->capture_default_str();
+  cmd->add_option("--min-timeout", flags->min_timeout,
+                  "Floor of the adaptive timeout (smoothed round trip + 4 x its variance, RFC 6298); "
+                  "set it to --timeout for a fixed timer")
+      ->check(CLI::Range(0.001, 255.0))->capture_default_str();
   cmd->add_option("--retries", flags->retries, "Retransmissions before a transfer is abandoned")
       ->check(CLI::Range(0, 100))->capture_default_str();
   cmd->add_flag("--no-options", flags->no_options, "Ignore all options (behave as plain RFC 1350)");

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "engine/rtt.h"
+
 namespace tftp::engine {
 
 using proto::ErrorCode;
@@ -30,6 +32,9 @@ std::string_view phase_name(Phase p) {
   }
   return "?";
 }
+
+// RFC 6298's G: the timer's resolution, the least variance a timeout allows for.
+constexpr Duration kClockGranularity = std::chrono::milliseconds(1);
 
 struct Pending {
   enum class Kind { kControl, kData, kAck, kError } kind;
@@ -80,6 +85,10 @@ struct Transfer::State {
   std::optional<Instant> deadline;
   Duration rto{};
   int retries = 0;
+  RttEstimator rtt;
+  // When the packet being timed went out (DATA sender only): the first transmission of an
+  // OACK, WRQ or window of new blocks. Cleared by any retransmission (Karn's rule).
+  std::optional<Instant> timing_since;
 
   std::deque<Pending> queue;
   std::optional<Outcome> outcome;
@@ -93,13 +102,30 @@ struct Transfer::State {
     return static_cast<uint16_t>(config.rollover_block + (abs - 0x10000) % period);
   }
 
-  Duration initial_rto() const { return params.fixed_timeout.value_or(config.retransmit.initial); }
+  // RFC 1123 §4.2.3.2; see RetransmitPolicy.
+  Duration base_rto() const {
+    if (params.fixed_timeout) return *params.fixed_timeout;
+    const RetransmitPolicy& policy = config.retransmit;
+    const auto adaptive = rtt.timeout(kClockGranularity);
+    if (!adaptive || policy.min >= policy.initial) return policy.initial;
+    return std::clamp(*adaptive, policy.min, policy.initial);
+  }
 
   void arm(Instant now) { deadline = now + rto; }
 
-  void progress(Instant now) {  // the peer moved the transfer on: reset backoff
+  void start_timing(Instant now) {
+    if (sends_data && !timing_since) timing_since = now;
+  }
+
+  void progress(Instant now) {  // the peer moved the transfer on: take a sample, reset backoff
+    if (timing_since) {
+      rtt.sample(now - *timing_since);
+      timing_since.reset();
+      ++stats.rtt_samples;
+      stats.srtt = rtt.srtt();
+    }
     retries = 0;
-    rto = initial_rto();
+    rto = base_rto();
     arm(now);
   }
 
@@ -167,6 +193,8 @@ struct Transfer::State {
     uint16_t window = config.faults.unsolicited_window && params.windowsize == 1 ? 2 : params.windowsize;
     if (config.faults.window_as_lockstep) window = 1;
     const uint64_t last = first + window - 1;
+    // Only a window of blocks never sent before gives an unambiguous round trip (Karn).
+    if (first > sent) start_timing(now);
     for (uint64_t b = first; b <= last; ++b) {
       if (!load_block(b)) break;
       if (b <= sent) ++stats.retransmissions;
@@ -394,6 +422,7 @@ std::unique_ptr<Transfer::State> client_state(const TransferConfig& config, cons
   if (!n) throw std::invalid_argument("cannot build request: " + n.error().to_string());
   request.resize(*n);
   s->send_control(std::move(request), server);
+  s->start_timing(now);
   s->arm(now);
   return s;
 }
@@ -434,12 +463,13 @@ Transfer Transfer::server_read(const TransferConfig& config, const Address& clie
   s->peer = client;
   s->peer_known = true;
   s->params = n.params;
-  s->rto = s->initial_rto();
+  s->rto = s->base_rto();
   if (n.oack.empty()) {
     s->start_sending(now);
   } else {
     s->phase = Phase::kAwaitOackAck;
     s->send_control(oack_bytes(n), client);
+    s->start_timing(now);
     s->arm(now);
     if (config.faults.data_before_oack_ack) s->start_sending(now);
   }
@@ -455,7 +485,7 @@ Transfer Transfer::server_write(const TransferConfig& config, const Address& cli
   s->peer = client;
   s->peer_known = true;
   s->params = n.params;
-  s->rto = s->initial_rto();
+  s->rto = s->base_rto();
   s->phase = Phase::kReceiving;
   if (n.oack.empty()) {
     std::vector<uint8_t> ack(4);
@@ -506,6 +536,7 @@ void Transfer::handle_timeout(Instant now) {
     return;
   }
   ++s.stats.timeouts;
+  s.timing_since.reset();  // Karn: the reply may answer either transmission
   if (++s.retries > s.config.retransmit.max_retries) {
     s.fail(OutcomeKind::kTimedOut, static_cast<uint16_t>(ErrorCode::kNotDefined),
            "no reply after " + std::to_string(s.config.retransmit.max_retries) + " retransmissions while " +
@@ -585,6 +616,7 @@ const std::optional<Outcome>& Transfer::outcome() const { return s_->outcome; }
 bool Transfer::finished() const { return s_->phase == Phase::kDone && s_->queue.empty(); }
 const TransferStats& Transfer::stats() const { return s_->stats; }
 const TransferParams& Transfer::params() const { return s_->params; }
+Duration Transfer::current_timeout() const { return s_->base_rto(); }
 const Address& Transfer::peer() const { return s_->peer_known ? s_->peer : s_->request_to; }
 size_t Transfer::max_datagram_size() const {
   return std::max({s_->params.blksize + proto::kDataHeaderSize, s_->control.size(), size_t{1024}});

@@ -25,10 +25,17 @@
 
 namespace tftp::engine {
 
-// RFC 1123 §4.2.3.2: an adaptive (backing-off) retransmission timeout.
+// RFC 1123 §4.2.3.2: "TFTP MUST use an adaptive timeout". The side that sends DATA
+// measures round trips (RFC 6298, Karn's rule: never across a retransmission) and waits
+// clamp(SRTT + 4·RTTVAR, min, initial) for an ACK; every timeout doubles the wait up to
+// `max`. Before the first measurement, and on the receiving side, it waits `initial`: a
+// receiver's early re-ACK recovers nothing the sender's timer does not, and provokes
+// duplicate DATA from a Sorcerer's Apprentice peer. A negotiated `timeout` option (RFC 2349)
+// overrides all of this with a fixed timer.
 struct RetransmitPolicy {
-  Duration initial = std::chrono::seconds(1);
-  Duration max = std::chrono::seconds(8);
+  Duration initial = std::chrono::seconds(1);     // also the adaptive timeout's ceiling
+  Duration min = std::chrono::milliseconds(10);   // the adaptive timeout's floor; >= initial: fixed
+  Duration max = std::chrono::seconds(8);         // the backoff's ceiling
   int max_retries = 5;  // retransmissions of one packet before giving up
 };
 
@@ -85,6 +92,8 @@ struct TransferStats {
   uint64_t timeouts = 0;
   uint64_t duplicates_received = 0;
   uint64_t stray_datagrams = 0;  // from a wrong TID
+  uint64_t rtt_samples = 0;      // round trips measured (the DATA sender only)
+  Duration srtt{};               // smoothed round trip, zero before the first sample
 };
 
 struct Transmit {
@@ -128,6 +137,8 @@ class Transfer {
   const TransferStats& stats() const;
   const TransferParams& params() const;
   const Address& peer() const;
+  // What the transfer waits for a reply to what it sent last, before backoff.
+  Duration current_timeout() const;
   // The largest datagram this transfer can emit (buffer size for poll_transmit).
   size_t max_datagram_size() const;
 

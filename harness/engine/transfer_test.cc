@@ -10,6 +10,7 @@
 #include <map>
 #include <string>
 
+#include "engine/rtt.h"
 #include "proto/netascii.h"
 
 namespace tftp::engine {
@@ -113,6 +114,13 @@ ServerNegotiation negotiated(std::vector<OwnedOption> oack, size_t blksize = 512
   n.params.fixed_timeout = timeout;
   n.oack = std::move(oack);
   return n;
+}
+
+// A fixed 1 s timer: for tests about what is resent, not when.
+TransferConfig fixed_timer() {
+  TransferConfig config;
+  config.retransmit.min = config.retransmit.initial;
+  return config;
 }
 
 // A client RRQ that has consumed its request datagram.
@@ -934,7 +942,7 @@ TEST(Transfer, WindowReceiverReAcksOldBlocks) {
 }
 
 TEST(Transfer, WindowSenderRewindsAfterPartialAck) {
-  auto t = Transfer::server_read({}, kClientTid, negotiated({{"blksize", "8"}, {"windowsize", "4"}}, 8, 4),
+  auto t = Transfer::server_read(fixed_timer(), kClientTid, negotiated({{"blksize", "8"}, {"windowsize", "4"}}, 8, 4),
                                  source_of(pattern(100)), kT0);
   EXPECT_EQ(drain(t).size(), 1u);  // OACK
   t.handle_datagram(kT0, kClientTid, ack(0));
@@ -1130,6 +1138,129 @@ TEST(Transfer, CancelSendsError0ToPeer) {
   EXPECT_EQ(error_code_of(out[0].bytes), 0);
   EXPECT_EQ(t.outcome()->kind, OutcomeKind::kCancelled);
   EXPECT_TRUE(t.finished());
+}
+
+// ---- adaptive timeout (RFC 1123 §4.2.3.2, RFC 6298) ------------------------------------------
+
+TEST(RttEstimator, FollowsRfc6298) {
+  RttEstimator e;
+  EXPECT_FALSE(e.timeout(1ms));
+  e.sample(30ms);  // SRTT = R, RTTVAR = R/2
+  EXPECT_EQ(e.srtt(), 30ms);
+  EXPECT_EQ(e.rttvar(), 15ms);
+  EXPECT_EQ(e.timeout(1ms), Duration(90ms));
+  e.sample(50ms);  // RTTVAR = 3/4 * 15 + 1/4 * 20, SRTT = 7/8 * 30 + 1/8 * 50
+  EXPECT_EQ(e.rttvar(), Duration(16250us));
+  EXPECT_EQ(e.srtt(), Duration(32500us));
+  EXPECT_EQ(e.timeout(1ms), Duration(97500us));
+  RttEstimator steady;
+  for (int i = 0; i < 100; ++i) steady.sample(Duration::zero());
+  EXPECT_EQ(steady.timeout(1ms), Duration(1ms)) << "G bounds the variance term from below";
+}
+
+// A lockstep download of 10 blocks whose ACKs come `rtt` after each DATA.
+struct TimedDownload {
+  Transfer t;
+  Instant now = kT0;
+  explicit TimedDownload(TransferConfig config = {}, ServerNegotiation n = plain())
+      : t(Transfer::server_read(config, kClientTid, n, source_of(pattern(512 * 10)), kT0)) {
+    drain(t);
+  }
+  void ack_after(Duration rtt, uint16_t block) {
+    now += rtt;
+    t.handle_datagram(now, kClientTid, ack(block));
+    drain(t);
+  }
+};
+
+TEST(Transfer, SenderTimeoutFollowsMeasuredRoundTrips) {
+  TimedDownload d;
+  EXPECT_EQ(d.t.current_timeout(), 1s) << "no round trip measured yet: the initial timeout";
+  d.ack_after(30ms, 1);
+  EXPECT_EQ(d.t.stats().rtt_samples, 1u);
+  EXPECT_EQ(d.t.stats().srtt, 30ms);
+  EXPECT_EQ(d.t.current_timeout(), 90ms);  // 30 + 4 * 15
+  EXPECT_EQ(d.t.poll_timeout(), d.now + 90ms);
+  d.ack_after(30ms, 2);
+  EXPECT_EQ(d.t.current_timeout(), 75ms);  // 30 + 4 * 11.25
+  EXPECT_EQ(d.t.poll_timeout(), d.now + 75ms);
+}
+
+TEST(Transfer, SenderTimeoutIsClampedBetweenMinAndInitial) {
+  TimedDownload fast;
+  for (uint16_t b = 1; b <= 5; ++b) fast.ack_after(Duration::zero(), b);
+  EXPECT_EQ(fast.t.current_timeout(), 10ms) << "the floor";
+  TimedDownload slow;
+  slow.ack_after(600ms, 1);  // 600 + 4 * 300 = 1800 ms
+  EXPECT_EQ(slow.t.current_timeout(), 1s) << "never slower than the initial timeout";
+}
+
+TEST(Transfer, BackoffDoublesFromTheMeasuredTimeout) {
+  TimedDownload d;
+  d.ack_after(30ms, 1);  // timeout 90 ms; DATA 2 is out
+  d.now += 90ms;
+  d.t.handle_timeout(d.now);
+  EXPECT_EQ(texts(drain(d.t)), std::vector<std::string>{"DATA block=2 size=512"});
+  EXPECT_EQ(d.t.poll_timeout(), d.now + 180ms);
+}
+
+TEST(Transfer, NoSampleAcrossARetransmission) {
+  // Karn's rule: an ACK after a retransmission may answer either copy.
+  TimedDownload d;
+  d.now += 1s;
+  d.t.handle_timeout(d.now);
+  EXPECT_EQ(drain(d.t).size(), 1u);
+  d.ack_after(5ms, 1);
+  EXPECT_EQ(d.t.stats().rtt_samples, 0u);
+  EXPECT_EQ(d.t.current_timeout(), 1s);
+  d.ack_after(20ms, 2);  // DATA 2 went out once: a clean sample
+  EXPECT_EQ(d.t.stats().rtt_samples, 1u);
+  EXPECT_EQ(d.t.current_timeout(), 60ms);
+}
+
+TEST(Transfer, WindowSamplesOnlyWindowsOfNewBlocks) {
+  auto t = Transfer::server_read({}, kClientTid, negotiated({{"blksize", "8"}, {"windowsize", "4"}}, 8, 4),
+                                 source_of(pattern(100)), kT0);
+  drain(t);
+  t.handle_datagram(kT0 + 20ms, kClientTid, ack(0));  // OACK answered: sample 20 ms
+  drain(t);
+  EXPECT_EQ(t.stats().rtt_samples, 1u);
+  t.handle_datagram(kT0 + 40ms, kClientTid, ack(2));  // window 1-4 sampled; 3-6 re-sends 3 and 4
+  drain(t);
+  EXPECT_EQ(t.stats().rtt_samples, 2u);
+  t.handle_datagram(kT0 + 60ms, kClientTid, ack(6));  // answers a window with resent blocks
+  drain(t);
+  EXPECT_EQ(t.stats().rtt_samples, 2u);
+  t.handle_datagram(kT0 + 80ms, kClientTid, ack(10));  // window 7-10 was all new
+  drain(t);
+  EXPECT_EQ(t.stats().rtt_samples, 3u);
+}
+
+TEST(Transfer, NegotiatedTimeoutStaysFixed) {
+  TimedDownload d({}, negotiated({{"timeout", "3"}}, 512, 1, 3s));
+  d.ack_after(Duration::zero(), 0);
+  for (uint16_t b = 1; b <= 4; ++b) d.ack_after(Duration::zero(), b);
+  EXPECT_EQ(d.t.current_timeout(), 3s) << "RFC 2349: the client chose the timeout";
+  EXPECT_EQ(d.t.poll_timeout(), d.now + 3s);
+}
+
+TEST(Transfer, MinAtLeastInitialMeansAFixedTimer) {
+  TimedDownload d(fixed_timer());
+  for (uint16_t b = 1; b <= 4; ++b) d.ack_after(1ms, b);
+  EXPECT_EQ(d.t.current_timeout(), 1s);
+}
+
+TEST(Transfer, ReceiverKeepsTheInitialTimeout) {
+  // An early re-ACK recovers nothing the sender's timer does not, and provokes duplicate
+  // DATA from a Sorcerer's Apprentice sender: the receiver does not adapt.
+  Sink s;
+  auto t = started_read(s);
+  t.handle_datagram(kT0 + 5ms, kServerTid, data_n(1, 512));
+  drain(t);
+  t.handle_datagram(kT0 + 10ms, kServerTid, data_n(2, 512));
+  drain(t);
+  EXPECT_EQ(t.stats().rtt_samples, 0u);
+  EXPECT_EQ(t.poll_timeout(), kT0 + 10ms + 1s);
 }
 
 }  // namespace

@@ -52,6 +52,7 @@ json to_json(const RunReport& r) {
         {"alive", r.target.alive},
         {"capabilities", r.target.capabilities},
         {"rto_ms", r.target.rto_ms},
+        {"srto_ms", r.target.srto_ms},
         {"notes", r.target.notes}}},
       {"selection", r.selection},
       {"summary",

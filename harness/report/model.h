@@ -61,7 +61,8 @@ struct TargetInfo {
   std::string description;  // "reference server (in-process, virtual time)"
   bool alive = false;
   std::vector<std::string> capabilities;
-  double rto_ms = 0;        // measured or configured retransmission timeout
+  double rto_ms = 0;        // measured retransmission timeout before any round trip
+  double srto_ms = 0;       // measured mid-transfer, after prompt ACKs (adaptive: shorter)
   std::vector<std::string> notes;
 };
 

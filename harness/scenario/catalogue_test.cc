@@ -165,6 +165,10 @@ TEST(ScenarioLoader, ParsesDurations) {
   ASSERT_TRUE(w);
   EXPECT_DOUBLE_EQ(w->seconds, 0.5);
   EXPECT_DOUBLE_EQ(w->rto_multiple, 1);
+  auto s = parse_wait("0.5srto+1rto");
+  ASSERT_TRUE(s);
+  EXPECT_DOUBLE_EQ(s->srto_multiple, 0.5);
+  EXPECT_EQ(s->resolve(std::chrono::seconds(1), std::chrono::milliseconds(10)), std::chrono::milliseconds(1005));
   EXPECT_FALSE(parse_wait("2 minutes"));
   EXPECT_FALSE(parse_wait(""));
 }

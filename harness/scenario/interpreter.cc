@@ -83,7 +83,7 @@ class Interpreter {
         case StepKind::kSend: do_send(step.send); break;
         case StepKind::kExpect: do_expect(step); break;
         case StepKind::kSilence: do_silence(step); break;
-        case StepKind::kWait: wire_.wait_until(wire_.now() + step.within.resolve(profile_.rto)); break;
+        case StepKind::kWait: wire_.wait_until(wire_.now() + profile_.resolve(step.within)); break;
         case StepKind::kDownload:
         case StepKind::kUpload: do_transfer(step); break;
       }
@@ -274,7 +274,7 @@ class Interpreter {
       if (!out.empty()) out += " | ";
       out += a.pattern.describe();
     }
-    return out + " within " + seconds_text(step.within.resolve(profile_.rto));
+    return out + " within " + seconds_text(profile_.resolve(step.within));
   }
 
   std::string describe_received(const Received& r) const {
@@ -283,23 +283,31 @@ class Interpreter {
 
   void do_expect(const Step& step) {
     const Socket socket = step.alternatives.front().pattern.at.value_or(Socket::kMain);
-    const Instant deadline = wire_.now() + step.within.resolve(profile_.rto);
-    auto r = next(socket, step.repeat, deadline);
-    if (!r) {
-      judge(mismatch_verdict(step), step.reason.empty() ? "no reply in time" : step.reason, describe_alternatives(step),
-            "nothing within " + seconds_text(step.within.resolve(profile_.rto)));
-      return;
-    }
+    const Instant deadline = wire_.now() + profile_.resolve(step.within);
+    std::optional<Received> r;
     std::string why;
-    for (const auto& alt : step.alternatives) {
-      if (!matches(alt.pattern, *r, &why)) continue;
-      check_backoff(step, r->time);
-      if (alt.verdict != Verdict::kPass) {
-        judge(alt.verdict, alt.reason.empty() ? "observed " + alt.pattern.describe() : alt.reason,
-              "", describe_received(*r));
+    for (bool fresh = true;;) {
+      r = next(socket, step.repeat, deadline, &fresh);
+      if (!r) {
+        judge(mismatch_verdict(step), step.reason.empty() ? "no reply in time" : step.reason,
+              describe_alternatives(step), "nothing within " + seconds_text(profile_.resolve(step.within)));
+        return;
       }
-      if (alt.end) ended_ = true;
-      return;
+      for (const auto& alt : step.alternatives) {
+        if (!matches(alt.pattern, *r, &why)) continue;
+        check_backoff(step, r->time);
+        if (alt.verdict != Verdict::kPass) {
+          judge(alt.verdict, alt.reason.empty() ? "observed " + alt.pattern.describe() : alt.reason,
+                "", describe_received(*r));
+        }
+        if (alt.end) ended_ = true;
+        return;
+      }
+      // A step that waits for a repeat may meet a timer retransmission of an earlier
+      // datagram first (an adaptive timer fires within milliseconds): that was judged when
+      // it first came, and says nothing about what this step waits for.
+      if (fresh) break;
+      why.clear();
     }
     // A fixture the target does not have makes the scenario unjudgeable, not failed.
     if (auto p = proto::parse(r->bytes, proto::Strictness::kLenient)) {
@@ -331,14 +339,14 @@ class Interpreter {
   void do_silence(const Step& step) {
     const auto& pat = step.alternatives.front().pattern;
     const Socket socket = pat.at.value_or(Socket::kMain);
-    const Instant deadline = wire_.now() + step.within.resolve(profile_.rto);
+    const Instant deadline = wire_.now() + profile_.resolve(step.within);
     std::vector<Received> kept;
     bool fresh = false;
     while (auto r = next(socket, step.repeat, deadline, &fresh)) {
       std::string why;
       if (matches(pat, *r, &why)) {
         judge(mismatch_verdict(step), step.reason.empty() ? "the target sent what it must not" : step.reason,
-              "no " + pat.describe() + " for " + seconds_text(step.within.resolve(profile_.rto)), describe_received(*r));
+              "no " + pat.describe() + " for " + seconds_text(profile_.resolve(step.within)), describe_received(*r));
         break;
       }
       if (fresh) seen_.erase(key_of(*r));  // not judged here: a later expect still sees it as new
@@ -420,12 +428,13 @@ class Interpreter {
     // Half the target's timeout: a harness retransmission lands before the target's own
     // timer fires, so a deliberately lost datagram is recovered the same way on every run.
     config.retransmit.initial = std::max<Duration>(profile_.rto / 2, std::chrono::milliseconds(200));
+    config.retransmit.min = config.retransmit.initial;  // fixed: the scenario's timing must not drift
     config.retransmit.max_retries = 5;
     config.dally = Duration::zero();
     std::vector<proto::OwnedOption> options;
     for (const auto& [k, v] : spec.options) options.push_back({expand(k), expand(v)});
     const auto mode = proto::mode_from_text(spec.mode);
-    const Instant deadline = wire_.now() + step.within.resolve(profile_.rto);
+    const Instant deadline = wire_.now() + profile_.resolve(step.within);
     const std::string remote = upload ? "tftpspec-up-" + unique_ + "-" + spec.file : spec.file;
     request_file_ = spec.file;
 
@@ -441,7 +450,7 @@ class Interpreter {
     const auto outcome = run_transfer(transfer, fs, deadline);
     const std::string what = std::string(upload ? "upload of " : "download of ") + spec.file;
     if (!outcome) {
-      judge(Verdict::kError, what + " did not finish within " + seconds_text(step.within.resolve(profile_.rto)));
+      judge(Verdict::kError, what + " did not finish within " + seconds_text(profile_.resolve(step.within)));
       return;
     }
     if (spec.expect_failure) {

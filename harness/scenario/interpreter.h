@@ -14,7 +14,9 @@ namespace tftp::scenario {
 
 // What discovery learned about the target before the run.
 struct TargetProfile {
-  Duration rto = std::chrono::seconds(1);  // its retransmission timeout (measured)
+  Duration rto = std::chrono::seconds(1);   // its first retransmission timeout (measured)
+  Duration srto = std::chrono::seconds(1);  // its timeout mid-transfer (measured; see Wait)
+  Duration resolve(const Wait& w) const { return w.resolve(rto, srto); }
   std::set<std::string> capabilities;      // write, options, blksize, windowsize, tsize, timeout, netascii
 };
 

@@ -318,7 +318,7 @@ Scenario scenario_of(const YAML::Node& n, const std::string& file) {
     s.slow = g == "slow";
   }
   if (n["sanity"]) s.sanity = boolean(n["sanity"], "sanity");
-  if (n["deadline"]) s.deadline = wait_of(n["deadline"]).resolve(Duration::zero());
+  if (n["deadline"]) s.deadline = wait_of(n["deadline"]).resolve(Duration::zero(), Duration::zero());
   if (!n["steps"].IsSequence() || n["steps"].size() == 0) bad(n["steps"], "steps must be a non-empty list");
   for (const auto& step : n["steps"]) s.steps.push_back(step_of(step, file));
   return s;
@@ -339,14 +339,15 @@ tl::expected<Wait, std::string> parse_wait(const std::string& text) {
     try {
       value = std::stod(part, &used);
     } catch (...) {
-      return tl::unexpected(std::string("duration '" + text + "' must look like 2s, 250ms, 2rto or 1rto+0.5s"));
+      return tl::unexpected(std::string("duration '" + text + "' must look like 2s, 250ms, 2rto, 0.5srto or 1rto+0.5s"));
     }
     const std::string unit = part.substr(used);
     if (value < 0) return tl::unexpected(std::string("negative duration '" + text + "'"));
     if (unit == "s") w.seconds += value;
     else if (unit == "ms") w.seconds += value / 1000;
     else if (unit == "rto") w.rto_multiple += value;
-    else return tl::unexpected(std::string("duration '" + text + "' must look like 2s, 250ms, 2rto or 1rto+0.5s"));
+    else if (unit == "srto") w.srto_multiple += value;
+    else return tl::unexpected(std::string("duration '" + text + "' must look like 2s, 250ms, 2rto, 0.5srto or 1rto+0.5s"));
   }
   return w;
 }

@@ -24,7 +24,7 @@ tl::expected<std::vector<Scenario>, LoadError> load_text(const std::string& text
 // Every *.yaml beneath `dir` (except expectations/), sorted by id; ids must be unique.
 tl::expected<std::vector<Scenario>, LoadError> load_catalogue(const std::filesystem::path& dir);
 
-// Parses "2s", "250ms", "2rto", "1rto+0.5s".
+// Parses "2s", "250ms", "2rto", "0.5srto", "1rto+0.5s".
 tl::expected<Wait, std::string> parse_wait(const std::string& text);
 
 }  // namespace tftp::scenario

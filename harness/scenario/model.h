@@ -26,13 +26,20 @@ struct SourceLocation {
   std::string to_string() const { return file + ":" + std::to_string(line); }
 };
 
-// Durations in scenario files are either absolute ("2s", "250ms") or multiples of the
-// target's retransmission timeout ("2rto"), measured or negotiated before the run.
+// Durations in scenario files are absolute ("2s", "250ms") or multiples of the target's
+// retransmission timeouts, measured by discovery before the run:
+//   rto   how long it waits before resending DATA 1, when it has seen no round trip yet;
+//   srto  how long it waits mid-transfer after prompt ACKs. An adaptive timer (RFC 1123
+//         §4.2.3.2) makes this shorter than rto; for a fixed timer the two are equal.
+// A window meant to tell a reaction from a timer retransmission mid-transfer ("no resend
+// within 0.5srto") must use srto, or it calls an adaptive server's timer a reaction.
 struct Wait {
   double seconds = 0;
   double rto_multiple = 0;
-  Duration resolve(Duration rto) const {
-    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds) + rto * rto_multiple);
+  double srto_multiple = 0;
+  Duration resolve(Duration rto, Duration srto) const {
+    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds) + rto * rto_multiple +
+                                                srto * srto_multiple);
   }
 };
 

@@ -91,6 +91,40 @@ AliveProbe probe_alive(Target& target, uint64_t seed, bool measure_rto) {
   return out;
 }
 
+// The timeout mid-transfer: RRQ f3000.bin (6 blocks), ACK DATA 1-4 at once so an adaptive
+// timer (RFC 1123 §4.2.3.2) has round trips to learn from, then withhold ACK 5 and time
+// DATA 5's retransmission. Nullopt when DATA 5 never came or was not resent.
+std::optional<Duration> probe_steady_rto(Target& target, uint64_t seed) {
+  constexpr uint16_t kTimedBlock = 5;
+  auto wire = target.open(seed);
+  if (!wire) return std::nullopt;
+  Wire& w = **wire;
+  w.send(Socket::kMain, w.listen(), request(Opcode::kRrq, "f3000.bin", "octet"));
+  std::optional<Address> server;
+  std::optional<Instant> timed_sent;
+  std::optional<Duration> out;
+  const Instant deadline = w.now() + kProbeWait + kRtoProbeWait;
+  while (auto r = w.receive_until(deadline)) {
+    if (r->at != Socket::kMain || !r->from.same_host(w.listen()) || (server && r->from != *server)) continue;
+    // atftpd 0.8 re-sends DATA as a bare 3-byte header: any DATA after the timed one counts.
+    if (timed_sent && r->bytes.size() >= 3 && r->bytes[0] == 0 && r->bytes[1] == 3) {
+      out = r->time - *timed_sent;
+      break;
+    }
+    auto p = proto::parse(r->bytes, proto::Strictness::kLenient);
+    const auto* d = p ? std::get_if<proto::Data>(&*p) : nullptr;
+    if (!d) break;  // ERROR, OACK or garbage: no measurement
+    server = r->from;
+    if (d->block == kTimedBlock) {
+      timed_sent = r->time;
+      continue;
+    }
+    if (d->block < kTimedBlock) w.send(Socket::kMain, *server, ack(d->block));
+  }
+  if (server) w.send(Socket::kMain, *server, error_packet(0, "tftpspec probe done"));
+  return out;
+}
+
 // RRQ with every option; returns the option names the OACK accepted.
 std::vector<std::string> probe_options(Target& target, uint64_t seed) {
   std::vector<std::string> accepted;
@@ -208,6 +242,7 @@ TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed) 
   auto options = std::async(std::launch::async, [&] { return probe_options(target, mix(seed, "probe.options")); });
   auto write = std::async(std::launch::async, [&] { return probe_write(target, mix(seed, "probe.write")); });
   auto netascii = std::async(std::launch::async, [&] { return probe_netascii(target, mix(seed, "probe.netascii")); });
+  auto steady = std::async(std::launch::async, [&] { return probe_steady_rto(target, mix(seed, "probe.srto")); });
   const AliveProbe a = alive.get();
   info.alive = a.alive;
   if (!a.alive) info.notes.push_back("no answer to RRQ f1.bin within 3 s");
@@ -218,6 +253,9 @@ TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed) 
     info.notes.push_back("no retransmission of DATA 1 within 7 s; waits assume a 1 s timeout");
   }
   info.rto_ms = to_ms(profile.rto);
+  profile.srto = steady.get().value_or(profile.rto);
+  if (profile.srto > profile.rto) profile.srto = profile.rto;  // a slow moment, not a longer timer
+  info.srto_ms = to_ms(profile.srto);
   for (const auto& cap : options.get()) profile.capabilities.insert(cap);
   if (write.get()) profile.capabilities.insert("write");
   if (netascii.get()) profile.capabilities.insert("netascii");

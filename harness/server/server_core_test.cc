@@ -404,6 +404,19 @@ struct LossCase {
   uint64_t server_retransmissions;
 };
 
+// These tests pin when a lost datagram is resent, so both ends run a fixed 1 s timer;
+// AdaptiveTimeout* below cover the measured one.
+TransferConfig fixed_timer() {
+  TransferConfig config;
+  config.retransmit.min = config.retransmit.initial;
+  return config;
+}
+ServerConfig fixed_timer_server() {
+  ServerConfig config;
+  config.transfer = fixed_timer();
+  return config;
+}
+
 // 5000 bytes at blksize 1024: blocks 1..4 full, block 5 (904 bytes) is the final one.
 const size_t kLossSize = 5000;
 const std::vector<OwnedOption> kLossOptions = {{"blksize", "1024"}};
@@ -437,10 +450,10 @@ TEST(ServerCore, DownloadRecoversFromLossOfEachPacketKind) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    Pair p;
+    Pair p(1, fixed_timer_server());
     p.files().put("f.bin", pattern(kLossSize));
     p.net().set_filter(drop_nth(c.match));
-    p.get("f.bin", kLossOptions);
+    p.get("f.bin", kLossOptions, fixed_timer());
     p.run();
     EXPECT_EQ(p.net().dropped(), 1u);
     EXPECT_TRUE(p.client_outcome().ok()) << p.client_outcome().to_string();
@@ -450,6 +463,28 @@ TEST(ServerCore, DownloadRecoversFromLossOfEachPacketKind) {
     EXPECT_EQ(count(p.log(), is_op(Opcode::kRrq)), c.name == std::string("RRQ") || c.name == std::string("OACK") ? 2u : 1u);
     EXPECT_EQ(count(p.log(), is_op(Opcode::kOack)), c.name == std::string("OACK") || c.name == std::string("ACK 0") ? 2u : 1u);
     check_loss_counts(c, p.log());
+  }
+}
+
+TEST(ServerCore, AdaptiveTimeoutResendsSoonerThanTheInitialOne) {
+  // RFC 1123 §4.2.3.2: after a few round trips the server's timer follows them (down to
+  // the 10 ms floor here), so a lost ACK mid-transfer costs milliseconds, not a second.
+  const std::vector<std::pair<Match, uint16_t>> cases = {{is_ack(3), 3}, {is_data(4), 4}};
+  for (const auto& [lost, resent] : cases) {
+    SCOPED_TRACE(resent);
+    Pair p;
+    p.files().put("f.bin", pattern(kLossSize));
+    p.net().set_filter(drop_nth(lost));
+    p.get("f.bin", kLossOptions);
+    p.run();
+    EXPECT_TRUE(p.client_outcome().ok());
+    EXPECT_EQ(p.received(), pattern(kLossSize));
+    EXPECT_GT(p.only_session().stats.rtt_samples, 0u);
+    const auto copies = matching(p.log(), is_data(resent));
+    ASSERT_EQ(copies.size(), 2u);
+    const Duration gap = copies[1]->sent_at - copies[0]->sent_at;
+    EXPECT_GE(gap, Duration(10ms));
+    EXPECT_LT(gap, Duration(100ms));
   }
 }
 
@@ -466,9 +501,9 @@ TEST(ServerCore, UploadRecoversFromLossOfEachPacketKind) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    Pair p;
+    Pair p(1, fixed_timer_server());
     p.net().set_filter(drop_nth(c.match));
-    p.put("up.bin", pattern(kLossSize), kLossOptions);
+    p.put("up.bin", pattern(kLossSize), kLossOptions, fixed_timer());
     p.run();
     EXPECT_EQ(p.net().dropped(), 1u);
     EXPECT_TRUE(p.client_outcome().ok()) << p.client_outcome().to_string();
