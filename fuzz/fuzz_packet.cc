@@ -22,42 +22,6 @@ __extension__ typedef unsigned __int128 u128;
     if (!(cond)) __builtin_trap(); \
   } while (0)
 
-std::vector<Option> options_of(const OptionsView& v) {
-  std::vector<Option> out;
-  for (const Option o : v) out.push_back(o);
-  return out;
-}
-
-bool same_packet(const Packet& a, const Packet& b) {
-  if (a.index() != b.index()) return false;
-  if (const auto* r = std::get_if<Request>(&a)) {
-    const auto& s = std::get<Request>(b);
-    return r->opcode == s.opcode && r->filename == s.filename && r->mode_text == s.mode_text && r->mode == s.mode &&
-           options_of(r->options) == options_of(s.options);
-  }
-  if (const auto* d = std::get_if<Data>(&a)) {
-    const auto& e = std::get<Data>(b);
-    return d->block == e.block && std::equal(d->payload.begin(), d->payload.end(), e.payload.begin(), e.payload.end());
-  }
-  if (const auto* k = std::get_if<Ack>(&a)) return k->block == std::get<Ack>(b).block;
-  if (const auto* e = std::get_if<ErrorPacket>(&a)) {
-    const auto& f = std::get<ErrorPacket>(b);
-    return e->code == f.code && e->message == f.message;
-  }
-  return options_of(std::get<Oack>(a).options) == options_of(std::get<Oack>(b).options);
-}
-
-WriteResult write_packet(std::span<uint8_t> out, const Packet& p) {
-  if (const auto* r = std::get_if<Request>(&p)) {
-    const auto options = options_of(r->options);
-    return write_request(out, r->opcode, r->filename, r->mode_text, options);
-  }
-  if (const auto* d = std::get_if<Data>(&p)) return write_data(out, d->block, d->payload);
-  if (const auto* k = std::get_if<Ack>(&p)) return write_ack(out, k->block);
-  if (const auto* e = std::get_if<ErrorPacket>(&p)) return write_error(out, e->code, e->message);
-  return write_oack(out, options_of(std::get<Oack>(p).options));
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -60,6 +60,11 @@ class OptionsView {
   // The first option with this name (case-insensitive).
   std::optional<std::string_view> find(std::string_view name) const;
   std::vector<OwnedOption> to_owned() const;
+  std::vector<Option> to_vector() const {
+    std::vector<Option> out;
+    for (const Option o : *this) out.push_back(o);
+    return out;
+  }
   std::span<const uint8_t> raw() const { return raw_; }
 
  private:

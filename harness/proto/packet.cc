@@ -256,6 +256,35 @@ WriteResult write_oack(std::span<uint8_t> out, std::span<const Option> options) 
   return w.finish();
 }
 
+WriteResult write_packet(std::span<uint8_t> out, const Packet& p) {
+  if (const auto* r = std::get_if<Request>(&p)) {
+    return write_request(out, r->opcode, r->filename, r->mode_text, r->options.to_vector());
+  }
+  if (const auto* d = std::get_if<Data>(&p)) return write_data(out, d->block, d->payload);
+  if (const auto* k = std::get_if<Ack>(&p)) return write_ack(out, k->block);
+  if (const auto* e = std::get_if<ErrorPacket>(&p)) return write_error(out, e->code, e->message);
+  return write_oack(out, std::get<Oack>(p).options.to_vector());
+}
+
+bool same_packet(const Packet& a, const Packet& b) {
+  if (a.index() != b.index()) return false;
+  if (const auto* r = std::get_if<Request>(&a)) {
+    const auto& s = std::get<Request>(b);
+    return r->opcode == s.opcode && r->filename == s.filename && r->mode_text == s.mode_text && r->mode == s.mode &&
+           r->options.to_vector() == s.options.to_vector();
+  }
+  if (const auto* d = std::get_if<Data>(&a)) {
+    const auto& e = std::get<Data>(b);
+    return d->block == e.block && std::equal(d->payload.begin(), d->payload.end(), e.payload.begin(), e.payload.end());
+  }
+  if (const auto* k = std::get_if<Ack>(&a)) return k->block == std::get<Ack>(b).block;
+  if (const auto* e = std::get_if<ErrorPacket>(&a)) {
+    const auto& f = std::get<ErrorPacket>(b);
+    return e->code == f.code && e->message == f.message;
+  }
+  return std::get<Oack>(a).options.to_vector() == std::get<Oack>(b).options.to_vector();
+}
+
 std::string describe(const Packet& p) {
   struct Visitor {
     std::string operator()(const Request& r) const {

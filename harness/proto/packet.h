@@ -91,6 +91,12 @@ WriteResult write_data(std::span<uint8_t> out, uint16_t block, std::span<const u
 WriteResult write_ack(std::span<uint8_t> out, uint16_t block);
 WriteResult write_error(std::span<uint8_t> out, uint16_t code, std::string_view message);
 WriteResult write_oack(std::span<uint8_t> out, std::span<const Option> options);
+// Writes a parsed packet back with the functions above: for anything strict parsing
+// accepted, the bytes it was parsed from.
+WriteResult write_packet(std::span<uint8_t> out, const Packet& p);
+
+// Field-by-field equality (the views compare by content, options in order).
+bool same_packet(const Packet& a, const Packet& b);
 
 // One-line human description, e.g. `DATA block=3 size=512` or `RRQ "a.bin" "octet" "blksize"="1024"`
 // (strings quoted, bytes outside printable ASCII as \xNN).

@@ -48,44 +48,6 @@ class Wire {
   std::vector<uint8_t> bytes_;
 };
 
-std::vector<Option> options_of(const OptionsView& v) {
-  std::vector<Option> out;
-  for (const Option o : v) out.push_back(o);
-  return out;
-}
-
-// Field-by-field equality (Packet has no operator==: its views compare by content here).
-bool same_packet(const Packet& a, const Packet& b) {
-  if (a.index() != b.index()) return false;
-  if (const auto* r = std::get_if<Request>(&a)) {
-    const auto& s = std::get<Request>(b);
-    return r->opcode == s.opcode && r->filename == s.filename && r->mode_text == s.mode_text && r->mode == s.mode &&
-           options_of(r->options) == options_of(s.options);
-  }
-  if (const auto* d = std::get_if<Data>(&a)) {
-    const auto& e = std::get<Data>(b);
-    return d->block == e.block && std::equal(d->payload.begin(), d->payload.end(), e.payload.begin(), e.payload.end());
-  }
-  if (const auto* k = std::get_if<Ack>(&a)) return k->block == std::get<Ack>(b).block;
-  if (const auto* e = std::get_if<ErrorPacket>(&a)) {
-    const auto& f = std::get<ErrorPacket>(b);
-    return e->code == f.code && e->message == f.message;
-  }
-  return options_of(std::get<Oack>(a).options) == options_of(std::get<Oack>(b).options);
-}
-
-// Serialises a parsed packet back with the write_* functions.
-WriteResult write_packet(std::span<uint8_t> out, const Packet& p) {
-  if (const auto* r = std::get_if<Request>(&p)) {
-    const auto options = options_of(r->options);
-    return write_request(out, r->opcode, r->filename, r->mode_text, options);
-  }
-  if (const auto* d = std::get_if<Data>(&p)) return write_data(out, d->block, d->payload);
-  if (const auto* k = std::get_if<Ack>(&p)) return write_ack(out, k->block);
-  if (const auto* e = std::get_if<ErrorPacket>(&p)) return write_error(out, e->code, e->message);
-  return write_oack(out, options_of(std::get<Oack>(p).options));
-}
-
 std::vector<uint8_t> serialise(const Packet& p) {
   std::vector<uint8_t> buf(kMaxDatagramSize + 1024);
   auto n = write_packet(buf, p);
@@ -158,7 +120,7 @@ TEST(PacketGolden, ParsesCapturedOack) {
   auto p = parse(kCapturedOack);
   ASSERT_TRUE(p) << p.error().to_string();
   EXPECT_EQ(opcode_of(*p), Opcode::kOack);
-  EXPECT_EQ(options_of(std::get<Oack>(*p).options), (std::vector<Option>{{"blksize", "256"}}));
+  EXPECT_EQ(std::get<Oack>(*p).options.to_vector(), (std::vector<Option>{{"blksize", "256"}}));
 }
 
 TEST(PacketGolden, ParsesCapturedAckAndLastData) {
@@ -213,7 +175,7 @@ TEST(PacketParse, ParsesRequestWithOptionsInOrder) {
   EXPECT_EQ(r.opcode, Opcode::kWrq);
   EXPECT_EQ(r.filename, "dir/f.bin");
   EXPECT_EQ(r.mode, Mode::kNetascii);
-  EXPECT_EQ(options_of(r.options),
+  EXPECT_EQ(r.options.to_vector(),
             (std::vector<Option>{{"blksize", "1428"}, {"tsize", "0"}, {"x-vendor", ""}}));
 }
 
@@ -281,7 +243,7 @@ TEST(PacketParse, ParsesOackWithEmptyValue) {
   w.u16(6).str("tsize").str("");
   auto p = parse(w);
   ASSERT_TRUE(p);
-  EXPECT_EQ(options_of(std::get<Oack>(*p).options), (std::vector<Option>{{"tsize", ""}}));
+  EXPECT_EQ(std::get<Oack>(*p).options.to_vector(), (std::vector<Option>{{"tsize", ""}}));
 }
 
 // ---- Every ParseErrc a datagram can produce, with its offset ----
@@ -490,10 +452,10 @@ TEST(PacketWrite, RoundTripsRandomPackets) {
     ASSERT_TRUE(p) << p.error().to_string();
     // The OptionsView cannot be built from a vector, so compare options separately.
     if (auto* r = std::get_if<Request>(&*p)) {
-      EXPECT_EQ(options_of(r->options), options);
+      EXPECT_EQ(r->options.to_vector(), options);
       r->options = {};
     } else if (auto* o = std::get_if<Oack>(&*p)) {
-      EXPECT_EQ(options_of(o->options), options);
+      EXPECT_EQ(o->options.to_vector(), options);
       o->options = {};
     }
     EXPECT_TRUE(same_packet(*p, expected)) << describe(*p) << " vs " << describe(expected);
