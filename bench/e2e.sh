@@ -17,8 +17,9 @@
 #
 # Usage: bench/e2e.sh   (environment, with defaults: SIZE_MB=100 REPEAT=3 CAP_SECONDS=20
 #                        PLACEMENTS="same split" PATTERNS="lockstep window"
-#                        EXTRA_SERVERS="": e.g. reference-rto20ms, the reference server
-#                        with --timeout 0.02, in a table of its own
+#                        EXTRA_SERVERS="": e.g. reference-fixed, the reference server
+#                        with a fixed 1 s retransmission timer (--min-timeout 1, as before
+#                        the adaptive timer), in a table of its own
 #                        BUILD_DIR=build/release SKIP_BUILD=0: reuse BUILD_DIR as it is)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,8 +84,8 @@ start_server() {
   case "$1" in
     reference) taskset -c "$2" "$tftpspec" serve --root "$root" --listen "127.0.0.1:$port" -q 2>/dev/null & ;;
     # Not the default configuration: shows what a shorter retransmission timeout does.
-    reference-rto20ms) taskset -c "$2" "$tftpspec" serve --root "$root" --listen "127.0.0.1:$port" -q \
-                         --timeout 0.02 2>/dev/null & ;;
+    reference-fixed) taskset -c "$2" "$tftpspec" serve --root "$root" --listen "127.0.0.1:$port" -q \
+                       --min-timeout 1 2>/dev/null & ;;
     tftpd-hpa) taskset -c "$2" "$in_tftpd" -L -a "127.0.0.1:$port" -s -u root "$root" & ;;
     atftpd) taskset -c "$2" "$atftpd" --daemon --no-fork --port "$port" --bind-address 127.0.0.1 --user root \
               --group root --logfile /dev/null "$root" & ;;
