@@ -108,6 +108,11 @@ const report::RunReport& fault_run(const ReferenceFault& fault) {
 
 class FaultSwitch : public ::testing::TestWithParam<ReferenceFault> {};
 
+}  // namespace
+// gtest prints a parameter with every test's name (and CTest shows it): the fault, not its bytes.
+void PrintTo(const ReferenceFault& fault, std::ostream* os) { *os << fault.name << " (" << fault.breaks << ")"; }
+namespace {
+
 TEST_P(FaultSwitch, IsCaughtByTheScenariosMeantToCatchIt) {
   const auto& run = fault_run(GetParam());
   ASSERT_TRUE(caught_by().count(GetParam().name)) << "add " << GetParam().name << " to caught_by()";

@@ -101,25 +101,29 @@ std::optional<Duration> probe_steady_rto(Target& target, uint64_t seed) {
   Wire& w = **wire;
   w.send(Socket::kMain, w.listen(), request(Opcode::kRrq, "f3000.bin", "octet"));
   std::optional<Address> server;
-  std::optional<Instant> timed_sent;
+  std::optional<Received> timed;  // the first DATA 5
   std::optional<Duration> out;
   const Instant deadline = w.now() + kProbeWait + kRtoProbeWait;
   while (auto r = w.receive_until(deadline)) {
     if (r->at != Socket::kMain || !r->from.same_host(w.listen()) || (server && r->from != *server)) continue;
-    // atftpd 0.8 re-sends DATA as a bare 3-byte header: any DATA after the timed one counts.
-    if (timed_sent && r->bytes.size() >= 3 && r->bytes[0] == 0 && r->bytes[1] == 3) {
-      out = r->time - *timed_sent;
+    // atftpd 0.8 re-sends DATA as a bare 3-byte header.
+    const bool bare_data = r->bytes.size() == 3 && r->bytes[0] == 0 && r->bytes[1] == 3;
+    if (timed && (r->bytes == timed->bytes || bare_data)) {
+      out = r->time - timed->time;
       break;
     }
     auto p = proto::parse(r->bytes, proto::Strictness::kLenient);
     const auto* d = p ? std::get_if<proto::Data>(&*p) : nullptr;
-    if (!d) break;  // ERROR, OACK or garbage: no measurement
-    server = r->from;
-    if (d->block == kTimedBlock) {
-      timed_sent = r->time;
-      continue;
+    if (!d) {
+      if (bare_data) continue;
+      break;  // ERROR, OACK or garbage: no measurement
     }
-    if (d->block < kTimedBlock) w.send(Socket::kMain, *server, ack(d->block));
+    server = r->from;
+    if (d->block == kTimedBlock && !timed) {
+      timed = std::move(*r);
+    } else if (d->block < kTimedBlock) {
+      w.send(Socket::kMain, *server, ack(d->block));
+    }
   }
   if (server) w.send(Socket::kMain, *server, error_packet(0, "tftpspec probe done"));
   return out;
