@@ -43,38 +43,14 @@ for tool in "$tftpspec" "$udp_ceiling" "$in_tftpd" "$atftpd" "$(command -v tftp)
   [[ -x "$tool" ]] || { echo "e2e.sh: missing $tool" >&2; exit 2; }
 done
 
-# The served file and the copies live in tmpfs when there is one: the disk is not under test.
-tmp_base=/tmp
-[[ -d /dev/shm && -w /dev/shm ]] && tmp_base=/dev/shm
-work=$(mktemp -d "$tmp_base/tftpspec-e2e.XXXXXX")
+source bench/lib.sh
+bench_workdir e2e
 root=$work/root
 mkdir -p "$root"
-server_pids=()
-cleanup() {
-  for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 file=big.bin
 head -c "$((size_mb * 1024 * 1024))" /dev/urandom >"$root/$file"
 bytes=$(stat -c %s "$root/$file")
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_bound() {  # port pid
-  for _ in $(seq 100); do
-    if ss -Hlun "sport = :$1" | grep -q .; then return 0; fi
-    kill -0 "$2" 2>/dev/null || { echo "e2e.sh: server on port $1 exited" >&2; return 1; }
-    sleep 0.05
-  done
-  echo "e2e.sh: nothing bound to port $1" >&2
-  return 1
-}
 
 # start_server NAME CPU -> port_of[NAME]; the server (and its children/threads) run on CPU.
 declare -A port_of
@@ -83,7 +59,7 @@ start_server() {
   port=$(free_port)
   case "$1" in
     reference) taskset -c "$2" "$tftpspec" serve --root "$root" --listen "127.0.0.1:$port" -q 2>/dev/null & ;;
-    # Not the default configuration: shows what a shorter retransmission timeout does.
+    # Not the default configuration: the fixed 1 s timer the server had before the adaptive one.
     reference-fixed) taskset -c "$2" "$tftpspec" serve --root "$root" --listen "127.0.0.1:$port" -q \
                        --min-timeout 1 2>/dev/null & ;;
     tftpd-hpa) taskset -c "$2" "$in_tftpd" -L -a "127.0.0.1:$port" -s -u root "$root" & ;;
@@ -94,12 +70,6 @@ start_server() {
   server_pids+=($!)
   port_of[$1]=$port
   wait_bound "$port" "$!"
-}
-
-stop_servers() {
-  for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  server_pids=()
 }
 
 # download PATTERN CPU PORT -> prints MB/s; "N~" when the run hit the time cap (N is the

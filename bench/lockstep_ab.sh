@@ -23,41 +23,20 @@ for tool in "$tftpspec" "$in_tftpd" "$(command -v tftp)"; do
   [[ -x "$tool" ]] || { echo "lockstep_ab.sh: missing $tool (scripts/build.sh release; scripts/setup.sh)" >&2; exit 2; }
 done
 
-tmp_base=/tmp
-[[ -d /dev/shm && -w /dev/shm ]] && tmp_base=/dev/shm
-work=$(mktemp -d "$tmp_base/tftpspec-ab.XXXXXX")
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source bench/lib.sh
+bench_workdir ab
 mkdir -p "$work/root"
 head -c "$((size_mb * 1024 * 1024))" /dev/urandom >"$work/root/f.bin"
 bytes=$(stat -c %s "$work/root/f.bin")
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_bound() {
-  for _ in $(seq 100); do
-    ss -Hlun "sport = :$1" | grep -q . && return 0
-    sleep 0.05
-  done
-  echo "lockstep_ab.sh: nothing bound to port $1" >&2
-  exit 1
-}
-
 ref_port=$(free_port)
 taskset -c "$cpu" "$tftpspec" serve --root "$work/root" --listen "127.0.0.1:$ref_port" -q 2>/dev/null &
-pids+=($!)
-wait_bound "$ref_port"
+server_pids+=($!)
+wait_bound "$ref_port" "$!" || exit 1
 hpa_port=$(free_port)
 taskset -c "$cpu" "$in_tftpd" -L -a "127.0.0.1:$hpa_port" -s -u root "$work/root" &
-pids+=($!)
-wait_bound "$hpa_port"
+server_pids+=($!)
+wait_bound "$hpa_port" "$!" || exit 1
 
 download() {  # PORT -> MB/s, or exits on a wrong copy
   local start end
