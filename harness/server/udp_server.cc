@@ -106,11 +106,14 @@ size_t UdpServer::drain() {
         if (log_) {
           char line[512];
           const auto& st = e->stats;
-          std::snprintf(line, sizeof line, "%s %s: %s, %llu bytes, %llu retransmissions, %.3f s",
+          // The smoothed round trip is what the adaptive timer was built on.
+          char rtt[64] = "";
+          if (st.rtt_samples > 0) std::snprintf(rtt, sizeof rtt, ", round trip %.3f ms", to_seconds(st.srtt) * 1e3);
+          std::snprintf(line, sizeof line, "%s %s: %s, %llu bytes, %llu retransmissions%s, %.3f s",
                         e->client.to_string().c_str(), e->summary.c_str(),
                         e->outcome ? e->outcome->to_string().c_str() : "refused",
                         static_cast<unsigned long long>(st.bytes), static_cast<unsigned long long>(st.retransmissions),
-                        to_seconds(e->elapsed));
+                        rtt, to_seconds(e->elapsed));
           log_(line);
         }
       }
