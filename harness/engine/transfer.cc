@@ -81,6 +81,7 @@ struct Transfer::State {
   uint64_t received = 0;  // highest block received in order
   uint64_t last_ack_sent = 0;
   bool gap_reported = false;
+  uint64_t old_blocks_seen = 0;  // blocks at or below `received` since the last new one
 
   std::optional<Instant> deadline;
   Duration rto{};
@@ -269,6 +270,7 @@ struct Transfer::State {
       ++stats.blocks;
       stats.bytes += d.payload.size();
       gap_reported = false;
+      old_blocks_seen = 0;
       if (d.payload.size() < params.blksize) {
         if (auto ok = sink->commit(); !ok) {
           fail(OutcomeKind::kLocalError, static_cast<uint16_t>(ErrorCode::kDiskFull), "commit failed: " + ok.error().message);
@@ -293,9 +295,11 @@ struct Transfer::State {
     }
     const uint16_t distance = static_cast<uint16_t>(d.block - expected);
     if (distance >= 0x8000) {
-      // An old block: our ACK was lost (or the sender rewound). Re-ACK what we have.
+      // An old block: our ACK was lost (or the sender rewound). Re-ACK what we have, once
+      // per window of old blocks: a whole window resent on timeout then costs one ACK, not
+      // windowsize ACKs that a sender rewinding on every ACK would each answer with a window.
       ++stats.duplicates_received;
-      send_ack(received);
+      if (old_blocks_seen++ % params.windowsize == 0) send_ack(received);
     } else if (!gap_reported) {
       // A block from the future: one went missing. ACK the last in-order block once so the
       // sender rewinds (RFC 7440 §4).

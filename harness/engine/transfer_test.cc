@@ -941,6 +941,35 @@ TEST(Transfer, WindowReceiverReAcksOldBlocks) {
   EXPECT_EQ(s.contents->bytes.size(), 16u);
 }
 
+TEST(Transfer, WindowReceiverReAcksAResentWindowOnce) {
+  Sink s;
+  auto t = windowed_read(s, 4);
+  for (uint16_t b = 1; b <= 4; ++b) t.handle_datagram(kT0, kServerTid, data_n(b, 8));
+  EXPECT_EQ(texts(drain(t)), std::vector<std::string>{"ACK block=4"});
+  // ACK 4 was lost: the sender's timer resends the window, which earns one ACK.
+  for (uint16_t b = 1; b <= 4; ++b) t.handle_datagram(kT0 + 1s, kServerTid, data_n(b, 8));
+  EXPECT_EQ(texts(drain(t)), std::vector<std::string>{"ACK block=4"});
+  // That ACK was lost too: the next resent window earns the next one.
+  for (uint16_t b = 1; b <= 4; ++b) t.handle_datagram(kT0 + 3s, kServerTid, data_n(b, 8));
+  EXPECT_EQ(texts(drain(t)), std::vector<std::string>{"ACK block=4"});
+  EXPECT_EQ(t.stats().duplicates_received, 8u);
+  // New blocks start the count again.
+  t.handle_datagram(kT0 + 3s, kServerTid, data_n(5, 8));
+  t.handle_datagram(kT0 + 3s, kServerTid, data_n(4, 8));
+  EXPECT_EQ(texts(drain(t)), std::vector<std::string>{"ACK block=5"});
+}
+
+TEST(Transfer, LockstepReceiverReAcksEveryDuplicate) {
+  Sink s;
+  auto t = started_read(s);
+  t.handle_datagram(kT0, kServerTid, data_n(1, 512));
+  drain(t);
+  for (int i = 0; i < 3; ++i) {
+    t.handle_datagram(kT0 + (i + 1) * 1s, kServerTid, data_n(1, 512));
+    EXPECT_EQ(texts(drain(t)), std::vector<std::string>{"ACK block=1"}) << "duplicate " << i;
+  }
+}
+
 TEST(Transfer, WindowSenderRewindsAfterPartialAck) {
   auto t = Transfer::server_read(fixed_timer(), kClientTid, negotiated({{"blksize", "8"}, {"windowsize", "4"}}, 8, 4),
                                  source_of(pattern(100)), kT0);
