@@ -79,6 +79,10 @@ class Interpreter {
         break;
       }
       current_ = &step;
+      // Consecutive sends to the well-known port go out with no other scenario's in between.
+      const bool to_listen = step.kind == StepKind::kSend && sends_to_listen(step.send);
+      if (to_listen && !listen_hold_.owns_lock()) listen_hold_.lock();
+      if (!to_listen && listen_hold_.owns_lock()) listen_hold_.unlock();
       switch (step.kind) {
         case StepKind::kSend: do_send(step.send); break;
         case StepKind::kExpect: do_expect(step); break;
@@ -88,6 +92,7 @@ class Interpreter {
         case StepKind::kUpload: do_transfer(step); break;
       }
     }
+    if (listen_hold_.owns_lock()) listen_hold_.unlock();
     apply_findings();
     fill_evidence();
     result_.duration_ms = to_ms(wire_.now() - start_);
@@ -168,11 +173,15 @@ class Interpreter {
     return out;
   }
 
+  bool sends_to_listen(const SendSpec& s) const {
+    return s.to == Destination::kListen || (s.to == Destination::kAuto && !server_);
+  }
+
   void do_send(const SendSpec& s) {
     auto bytes = build(s);
     if (ended_) return;
     Address to = wire_.listen();
-    if (s.to == Destination::kServer || (s.to == Destination::kAuto && server_)) {
+    if (!sends_to_listen(s)) {
       if (!server_) {
         judge(Verdict::kError, "the step sends to the server's TID, but the target has not answered yet");
         return;
@@ -526,6 +535,7 @@ class Interpreter {
   const TargetProfile& profile_;
   std::string unique_;
   const std::atomic<bool>* cancel_;
+  std::unique_lock<std::recursive_mutex> listen_hold_{listen_port_mutex(), std::defer_lock};  // see wire.h
   Instant start_;
   const Step* current_ = nullptr;
   report::ScenarioResult result_;

@@ -6,7 +6,14 @@
 
 namespace tftp::scenario {
 
+std::recursive_mutex& listen_port_mutex() {
+  static std::recursive_mutex m;
+  return m;
+}
+
 void Wire::send(Socket s, const Address& to, std::span<const uint8_t> bytes) {
+  std::unique_lock<std::recursive_mutex> lock(listen_port_mutex(), std::defer_lock);
+  if (to == listen_) lock.lock();
   rules_.observe({now(), check::Direction::kToTarget, local(s), to, {bytes.begin(), bytes.end()}});
   transmit(s, to, bytes);
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <vector>
@@ -25,6 +26,13 @@ struct Received {
   std::vector<uint8_t> bytes;
   Instant time;
 };
+
+// Every scenario of a run reaches the target's well-known port through the same socket
+// queue at the target. Wire::send holds this for each datagram sent there, and a scenario
+// that sends several in a row (a primer, then a short datagram whose parsing may read the
+// primer's stale bytes) holds it across them, so no other scenario's datagram lands in
+// between. Recursive: the holder's own sends take it again.
+std::recursive_mutex& listen_port_mutex();
 
 class Wire {
  public:
