@@ -8,6 +8,7 @@
 #include "check/rules.h"
 #include "client/transfer_node.h"
 #include "server/server_node.h"
+#include "tests/support/packets.h"
 
 namespace tftp::check {
 namespace {
@@ -23,21 +24,9 @@ Bytes pattern(size_t n) {
   return v;
 }
 
-Bytes ack(uint16_t block) {
-  Bytes b(4);
-  b.resize(proto::write_ack(b, block).value());
-  return b;
-}
-Bytes error(uint16_t code, std::string message) {
-  Bytes b(message.size() + 5);
-  b.resize(proto::write_error(b, code, message).value());
-  return b;
-}
-Bytes rrq(std::string name) {
-  Bytes b(512);
-  b.resize(proto::write_request(b, proto::Opcode::kRrq, name, "octet").value());
-  return b;
-}
+using testing::ack;
+using testing::error;
+Bytes rrq(std::string name) { return testing::request(proto::Opcode::kRrq, name); }
 
 // A client that does what a script says, from any number of ports.
 class ScriptedClient : public net::Node {
@@ -264,42 +253,31 @@ TEST(RuleReferenceServer, ClientErrorMidTransferDrawsNoFinding) {
 
 // --- each deliberate fault of the reference server is caught -------------------------------
 
-TEST(RuleReferenceServer, SorcerersApprenticeIsCaught) {
+// Every finding of the adversarial client's exchange with a reference server that has `faults`.
+std::vector<Finding> judge_adversary(const engine::Faults& faults) {
   Bench b;
-  b.config.transfer.faults.resend_on_duplicate_ack = true;
+  b.config.transfer.faults = faults;
   b.start();
   Adversary a;
   ScriptedClient c({a.client, a.stray});
   b.sim.add(c);
   a.attach(b, c);
   b.run();
-  const auto all = verdicts(judge(b.sim, b.listen));
+  return judge(b.sim, b.listen);
+}
+
+TEST(RuleReferenceServer, SorcerersApprenticeIsCaught) {
+  const auto all = verdicts(judge_adversary({.resend_on_duplicate_ack = true}));
   EXPECT_TRUE(has(all, "tftp.rule.sorcerers_apprentice")) << dump(all);
 }
 
 TEST(RuleReferenceServer, AcceptedStrayIsCaught) {
-  Bench b;
-  b.config.transfer.faults.accept_stray_tid = true;
-  b.start();
-  Adversary a;
-  ScriptedClient c({a.client, a.stray});
-  b.sim.add(c);
-  a.attach(b, c);
-  b.run();
-  const auto all = verdicts(judge(b.sim, b.listen));
+  const auto all = verdicts(judge_adversary({.accept_stray_tid = true}));
   EXPECT_TRUE(has(all, "tftp.rule.lockstep_violation")) << dump(all);
 }
 
 TEST(RuleReferenceServer, SilenceToStraysIsOnlyInfo) {
-  Bench b;
-  b.config.transfer.faults.no_error_to_stray_tid = true;
-  b.start();
-  Adversary a;
-  ScriptedClient c({a.client, a.stray});
-  b.sim.add(c);
-  a.attach(b, c);
-  b.run();
-  const auto all = judge(b.sim, b.listen);
+  const auto all = judge_adversary({.no_error_to_stray_tid = true});
   EXPECT_TRUE(verdicts(all).empty()) << dump(all);
   EXPECT_TRUE(has(all, "tftp.info.stray_not_answered")) << dump(all);
 }

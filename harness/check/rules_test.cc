@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "proto/packet.h"
+#include "tests/support/packets.h"
 
 namespace tftp::check {
 namespace {
@@ -15,39 +16,17 @@ using namespace std::chrono_literals;
 using Bytes = std::vector<uint8_t>;
 using proto::OwnedOption;
 
-Bytes request(proto::Opcode op, std::string name, std::vector<OwnedOption> options = {}, std::string mode = "octet") {
-  Bytes b(1024);
-  const auto views = proto::views_of(options);
-  b.resize(proto::write_request(b, op, name, mode, views).value());
-  return b;
-}
+using testing::ack;
+using testing::error;
+using testing::oack;
 Bytes rrq(std::string name, std::vector<OwnedOption> options = {}, std::string mode = "octet") {
-  return request(proto::Opcode::kRrq, std::move(name), std::move(options), std::move(mode));
+  return testing::request(proto::Opcode::kRrq, name, mode, options);
 }
 Bytes wrq(std::string name, std::vector<OwnedOption> options = {}) {
-  return request(proto::Opcode::kWrq, std::move(name), std::move(options));
+  return testing::request(proto::Opcode::kWrq, name, "octet", options);
 }
 Bytes data(uint16_t block, size_t size, uint8_t fill = 0) {
-  Bytes payload(size, static_cast<uint8_t>(fill + block));
-  Bytes b(size + 4);
-  b.resize(proto::write_data(b, block, payload).value());
-  return b;
-}
-Bytes ack(uint16_t block) {
-  Bytes b(4);
-  b.resize(proto::write_ack(b, block).value());
-  return b;
-}
-Bytes error(uint16_t code, std::string message) {
-  Bytes b(message.size() + 5);
-  b.resize(proto::write_error(b, code, message).value());
-  return b;
-}
-Bytes oack(std::vector<OwnedOption> options) {
-  Bytes b(512);
-  const auto views = proto::views_of(options);
-  b.resize(proto::write_oack(b, views).value());
-  return b;
+  return testing::data(block, Bytes(size, static_cast<uint8_t>(fill + block)));
 }
 
 // A client, a server TID and a stray port around one engine, with a clock moved by hand.

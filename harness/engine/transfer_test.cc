@@ -12,6 +12,7 @@
 
 #include "engine/rtt.h"
 #include "proto/netascii.h"
+#include "tests/support/packets.h"
 
 namespace tftp::engine {
 namespace {
@@ -36,39 +37,13 @@ Bytes pattern(size_t n) {
 
 Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
-Bytes request(Opcode op, std::string_view file, std::string_view mode, const std::vector<OwnedOption>& opts = {}) {
-  Bytes b(proto::kMaxDatagramSize);
-  const auto views = proto::views_of(opts);
-  b.resize(proto::write_request(b, op, file, mode, views).value());
-  return b;
-}
-
-Bytes data(uint16_t block, std::span<const uint8_t> payload) {
-  Bytes b(4 + payload.size());
-  b.resize(proto::write_data(b, block, payload).value());
-  return b;
-}
+using testing::ack;
+using testing::data;
+using testing::error;
+using testing::oack;
+using testing::request;
 
 Bytes data_n(uint16_t block, size_t n) { return data(block, pattern(n)); }
-
-Bytes ack(uint16_t block) {
-  Bytes b(4);
-  b.resize(proto::write_ack(b, block).value());
-  return b;
-}
-
-Bytes error(uint16_t code, std::string_view message) {
-  Bytes b(5 + message.size());
-  b.resize(proto::write_error(b, code, message).value());
-  return b;
-}
-
-Bytes oack(const std::vector<OwnedOption>& opts) {
-  Bytes b(proto::kMaxDatagramSize);
-  const auto views = proto::views_of(opts);
-  b.resize(proto::write_oack(b, views).value());
-  return b;
-}
 
 struct Out {
   Address to;

@@ -11,6 +11,7 @@
 
 #include "client/transfer_node.h"
 #include "server/server_node.h"
+#include "tests/support/packets.h"
 
 namespace tftp::server {
 namespace {
@@ -137,19 +138,8 @@ class ScriptedPeer : public net::Node {
   std::vector<std::pair<Address, Bytes>> out_;
 };
 
-Bytes request(Opcode op, std::string_view file, std::string_view mode = "octet",
-              const std::vector<OwnedOption>& opts = {}) {
-  Bytes b(proto::kMaxDatagramSize);
-  const auto views = proto::views_of(opts);
-  b.resize(proto::write_request(b, op, file, mode, views).value());
-  return b;
-}
-
-Bytes ack(uint16_t block) {
-  Bytes b(4);
-  b.resize(proto::write_ack(b, block).value());
-  return b;
-}
+using testing::ack;
+using testing::request;
 
 // ---- a server and one reference client on one simulated network ------------------------------
 
