@@ -212,18 +212,33 @@ struct Adversary {
   }
 };
 
-TEST(RuleReferenceServer, AdversarialClientDrawsNoFinding) {
+// The adversarial client's whole exchange with a reference server that has `faults`.
+struct AdversaryRun {
+  bool done = false;
+  bool stray_answered = false;
+  std::vector<Observation> log;
+  std::vector<Finding> findings;
+};
+AdversaryRun run_adversary(const engine::Faults& faults = {}) {
   Bench b;
+  b.config.transfer.faults = faults;
   b.start();
   Adversary a;
   ScriptedClient c({a.client, a.stray});
   b.sim.add(c);
   a.attach(b, c);
   b.run();
-  EXPECT_TRUE(a.done);
-  EXPECT_TRUE(a.stray_answered);
-  std::vector<Observation> log;
-  const auto all = judge(b.sim, b.listen, &log);
+  AdversaryRun run{a.done, a.stray_answered, {}, {}};
+  run.findings = judge(b.sim, b.listen, &run.log);
+  return run;
+}
+
+TEST(RuleReferenceServer, AdversarialClientDrawsNoFinding) {
+  const auto run = run_adversary();
+  EXPECT_TRUE(run.done);
+  EXPECT_TRUE(run.stray_answered);
+  const auto& all = run.findings;
+  const auto& log = run.log;
   EXPECT_TRUE(verdicts(all).empty()) << dump(all);
   // The withheld ACK 2 made the server's timer send DATA 2 again: not blamed on the duplicates.
   const auto data2 = std::count_if(log.begin(), log.end(), [](const Observation& o) {
@@ -253,31 +268,18 @@ TEST(RuleReferenceServer, ClientErrorMidTransferDrawsNoFinding) {
 
 // --- each deliberate fault of the reference server is caught -------------------------------
 
-// Every finding of the adversarial client's exchange with a reference server that has `faults`.
-std::vector<Finding> judge_adversary(const engine::Faults& faults) {
-  Bench b;
-  b.config.transfer.faults = faults;
-  b.start();
-  Adversary a;
-  ScriptedClient c({a.client, a.stray});
-  b.sim.add(c);
-  a.attach(b, c);
-  b.run();
-  return judge(b.sim, b.listen);
-}
-
 TEST(RuleReferenceServer, SorcerersApprenticeIsCaught) {
-  const auto all = verdicts(judge_adversary({.resend_on_duplicate_ack = true}));
+  const auto all = verdicts(run_adversary({.resend_on_duplicate_ack = true}).findings);
   EXPECT_TRUE(has(all, "tftp.rule.sorcerers_apprentice")) << dump(all);
 }
 
 TEST(RuleReferenceServer, AcceptedStrayIsCaught) {
-  const auto all = verdicts(judge_adversary({.accept_stray_tid = true}));
+  const auto all = verdicts(run_adversary({.accept_stray_tid = true}).findings);
   EXPECT_TRUE(has(all, "tftp.rule.lockstep_violation")) << dump(all);
 }
 
 TEST(RuleReferenceServer, SilenceToStraysIsOnlyInfo) {
-  const auto all = judge_adversary({.no_error_to_stray_tid = true});
+  const auto all = run_adversary({.no_error_to_stray_tid = true}).findings;
   EXPECT_TRUE(verdicts(all).empty()) << dump(all);
   EXPECT_TRUE(has(all, "tftp.info.stray_not_answered")) << dump(all);
 }
