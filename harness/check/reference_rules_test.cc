@@ -247,22 +247,29 @@ TEST(RuleReferenceServer, AdversarialClientDrawsNoFinding) {
   EXPECT_GE(data2, 2) << dump(all);
 }
 
-TEST(RuleReferenceServer, ClientErrorMidTransferDrawsNoFinding) {
+// A client that ACKs DATA up to `error_at` - 1, then ends the read of a.bin with ERROR 0
+// on DATA `error_at` and answers nothing after; every finding of the exchange.
+std::vector<Finding> run_client_error(const engine::Faults& faults, uint16_t error_at) {
   Bench b;
+  b.config.transfer.faults = faults;
   b.start();
-  ScriptedClient c({Address::loopback_v4(5000)});
-  b.sim.add(c);
   const Address me = Address::loopback_v4(5000);
+  ScriptedClient c({me});
+  b.sim.add(c);
   c.send(b.sim.now(), me, b.listen, rrq("a.bin"));
   c.on_receive([&](Instant now, const net::Datagram& d) {
     auto p = proto::parse(d.bytes);
     if (!p) return;
-    if (const auto* data = std::get_if<proto::Data>(&*p)) {
-      c.send(now, me, d.from, data->block == 2 ? error(0, "enough") : ack(data->block));
+    if (const auto* data = std::get_if<proto::Data>(&*p); data && data->block <= error_at) {
+      c.send(now, me, d.from, data->block == error_at ? error(0, "enough") : ack(data->block));
     }
   });
   b.run();
-  const auto all = judge(b.sim, b.listen);
+  return judge(b.sim, b.listen);
+}
+
+TEST(RuleReferenceServer, ClientErrorMidTransferDrawsNoFinding) {
+  const auto all = run_client_error({}, 2);
   EXPECT_TRUE(verdicts(all).empty()) << dump(all);
 }
 
@@ -285,22 +292,7 @@ TEST(RuleReferenceServer, SilenceToStraysIsOnlyInfo) {
 }
 
 TEST(RuleReferenceServer, IgnoredClientErrorIsCaught) {
-  Bench b;
-  b.config.transfer.faults.ignore_peer_error = true;
-  b.start();
-  ScriptedClient c({Address::loopback_v4(5000)});
-  b.sim.add(c);
-  const Address me = Address::loopback_v4(5000);
-  c.send(b.sim.now(), me, b.listen, rrq("a.bin"));
-  c.on_receive([&](Instant now, const net::Datagram& d) {
-    auto p = proto::parse(d.bytes);
-    if (!p) return;
-    if (const auto* data = std::get_if<proto::Data>(&*p); data && data->block == 1) {
-      c.send(now, me, d.from, error(0, "enough"));
-    }
-  });
-  b.run();
-  const auto all = verdicts(judge(b.sim, b.listen));
+  const auto all = verdicts(run_client_error({.ignore_peer_error = true}, 1));
   EXPECT_TRUE(has(all, "tftp.rule.sent_after_error")) << dump(all);
 }
 
