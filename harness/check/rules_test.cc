@@ -121,6 +121,14 @@ const Finding* find(const std::vector<Finding>& findings, std::string_view id) {
     EXPECT_EQ(ids(found_), std::vector<std::string>{rule_id}) << dump(found_); \
   } while (0)
 
+// As EXPECT_ONLY, and the finding names requirement `req`; ends the test if it fails.
+#define EXPECT_ONLY_FOR(run, rule_id, req)                                     \
+  do {                                                                         \
+    auto found_ = (run).verdicts();                                            \
+    ASSERT_EQ(ids(found_), std::vector<std::string>{rule_id}) << dump(found_); \
+    EXPECT_EQ(found_[0].requirement, req);                                     \
+  } while (0)
+
 // --- clean exchanges -----------------------------------------------------------------------
 
 TEST(RuleEngine, CleanReadHasNoFindings) {
@@ -355,9 +363,7 @@ TEST(RuleLockstep, DataOneBeforeAckOfOackIsReported) {
   r.reply(oack({{"blksize", "1024"}}));
   r.wait(1ms);
   r.reply(data(1, 1024));
-  auto found = r.verdicts();
-  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.lockstep_violation"}) << dump(found);
-  EXPECT_EQ(found[0].requirement, "T2347-CLIENT-ACK0");
+  EXPECT_ONLY_FOR(r, "tftp.rule.lockstep_violation", "T2347-CLIENT-ACK0");
 }
 
 TEST(RuleLockstep, DataBeyondWindowIsReported) {
@@ -369,9 +375,7 @@ TEST(RuleLockstep, DataBeyondWindowIsReported) {
   r.reply(data(1, 512));
   r.reply(data(2, 512));
   r.reply(data(3, 512));  // a third block without an ACK
-  auto found = r.verdicts();
-  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.lockstep_violation"}) << dump(found);
-  EXPECT_EQ(found[0].requirement, "T7440-WINDOW");
+  EXPECT_ONLY_FOR(r, "tftp.rule.lockstep_violation", "T7440-WINDOW");
 }
 
 TEST(RuleLockstep, AckForABlockNotYetSentIsNotHeldAgainstServer) {
@@ -661,9 +665,7 @@ TEST(RuleMissingFinal, SilenceAfterAckedFullBlockIsReported) {
   r.wait(1500ms);
   r.send(ack(1));  // the client waits, and asks again
   r.wait(10ms);
-  auto found = r.verdicts();
-  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.missing_final_block"}) << dump(found);
-  EXPECT_EQ(found[0].requirement, "T1350-END-ZERO");
+  EXPECT_ONLY_FOR(r, "tftp.rule.missing_final_block", "T1350-END-ZERO");
 }
 
 TEST(RuleMissingFinal, ShortObservationIsNotJudged) {
@@ -744,18 +746,14 @@ TEST(RuleOackValue, BlksizeLargerThanRequestedIsReported) {
   Trace r;
   r.ask(rrq("a.bin", {{"blksize", "1024"}}));
   r.reply(oack({{"blksize", "1025"}}));
-  auto found = r.verdicts();
-  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.oack_value"}) << dump(found);
-  EXPECT_EQ(found[0].requirement, "T2348-NEG");
+  EXPECT_ONLY_FOR(r, "tftp.rule.oack_value", "T2348-NEG");
 }
 
 TEST(RuleOackValue, BlksizeOutOfRangeIsReported) {
   Trace r;
   r.ask(rrq("a.bin", {{"blksize", "4"}}));
   r.reply(oack({{"blksize", "4"}}));
-  auto found = r.verdicts();
-  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.oack_value"}) << dump(found);
-  EXPECT_EQ(found[0].requirement, "T2348-RANGE");
+  EXPECT_ONLY_FOR(r, "tftp.rule.oack_value", "T2348-RANGE");
 }
 
 TEST(RuleOackValue, SmallerBlksizeIsAccepted) {
@@ -772,9 +770,7 @@ TEST(RuleOackValue, TimeoutMustBeEchoed) {
   Trace r;
   r.ask(rrq("a.bin", {{"timeout", "3"}}));
   r.reply(oack({{"timeout", "5"}}));
-  auto found = r.verdicts();
-  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.oack_value"}) << dump(found);
-  EXPECT_EQ(found[0].requirement, "T2349-TIMEOUT");
+  EXPECT_ONLY_FOR(r, "tftp.rule.oack_value", "T2349-TIMEOUT");
 
   Trace echo;
   echo.ask(rrq("a.bin", {{"timeout", "03"}}));
@@ -788,9 +784,7 @@ TEST(RuleOackValue, WindowsizeLargerThanRequestedIsReported) {
   Trace r;
   r.ask(rrq("a.bin", {{"windowsize", "4"}}));
   r.reply(oack({{"windowsize", "8"}}));
-  auto found = r.verdicts();
-  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.oack_value"}) << dump(found);
-  EXPECT_EQ(found[0].requirement, "T7440-RANGE");
+  EXPECT_ONLY_FOR(r, "tftp.rule.oack_value", "T7440-RANGE");
 }
 
 TEST(RuleOackValue, TsizeDifferentFromBytesSentIsReported) {
@@ -825,9 +819,7 @@ TEST(RuleOackValue, WriteTsizeMustBeEchoed) {
   Trace r;
   r.ask(wrq("up.bin", {{"tsize", "3000"}}));
   r.reply(oack({{"tsize", "0"}}));
-  auto found = r.verdicts();
-  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.oack_value"}) << dump(found);
-  EXPECT_EQ(found[0].requirement, "T2349-TSIZE-W");
+  EXPECT_ONLY_FOR(r, "tftp.rule.oack_value", "T2349-TSIZE-W");
 }
 
 // --- errors --------------------------------------------------------------------------------
@@ -898,9 +890,7 @@ TEST(RuleSentAfterError, DataAfterClientErrorIsReported) {
   r.reply(data(1, 512));  // in flight: forgiven
   r.wait(1000ms);
   r.reply(data(1, 512));
-  auto found = r.verdicts();
-  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.sent_after_error"}) << dump(found);
-  EXPECT_EQ(found[0].requirement, "T1350-ERR-TERM");
+  EXPECT_ONLY_FOR(r, "tftp.rule.sent_after_error", "T1350-ERR-TERM");
 }
 
 TEST(RuleSentAfterError, OptionRefusalEndsTheTransfer) {
