@@ -40,6 +40,8 @@ struct Finding {
   Level level;
   std::string message;      // what was seen, with block numbers and times
   std::vector<size_t> evidence;  // indices into the observations
+  std::string cause;        // stable, no numbers: with `id`, what makes two sightings one bug
+  std::string category;     // "security" or empty
 };
 
 // Watches every transfer with one server. The target's well-known address (port 69 or

@@ -138,7 +138,7 @@ int run(const RunFlags& f, const std::string& command) {
       }
     }
     if (f.upload_fixtures && !upload_fixtures(*address)) return kExitUsage;
-    target = std::make_unique<scenario::UdpTarget>(*address);
+    target = std::make_unique<scenario::UdpTarget>(*address, /*fixtures_written=*/f.root.has_value());
     options.jobs = f.jobs > 0 ? f.jobs : 16;  // mostly waiting on the target's timers
   } else {
     if (!f.reference_faults.empty() && f.target) {

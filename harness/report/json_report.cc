@@ -11,24 +11,44 @@ using nlohmann::json;
 
 namespace {
 
+json evidence_json(const std::vector<EvidenceLine>& lines) {
+  json out = json::array();
+  for (const auto& e : lines) {
+    out.push_back({{"index", e.index}, {"t_ms", e.t_ms}, {"direction", e.direction}, {"from", e.from},
+                   {"to", e.to}, {"packet", e.packet}, {"size", e.size}});
+  }
+  return out;
+}
+
+json finding_json(const FindingRecord& f) {
+  json j = {{"id", f.id},           {"requirement", f.requirement}, {"citation", f.citation},
+            {"level", f.level},     {"cause", f.cause},             {"message", f.message},
+            {"evidence", f.evidence}, {"datagrams", evidence_json(f.datagrams)}};
+  if (!f.category.empty()) j["category"] = f.category;
+  return j;
+}
+
 json result_json(const ScenarioResult& r) {
-  json evidence = json::array();
-  for (const auto& e : r.evidence) {
-    evidence.push_back({{"index", e.index}, {"t_ms", e.t_ms}, {"direction", e.direction}, {"from", e.from},
-                        {"to", e.to}, {"packet", e.packet}, {"size", e.size}});
-  }
   json findings = json::array();
-  for (const auto& f : r.findings) {
-    findings.push_back({{"id", f.id}, {"requirement", f.requirement}, {"citation", f.citation}, {"level", f.level},
-                        {"message", f.message}, {"evidence", f.evidence}});
-  }
+  for (const auto& f : r.findings) findings.push_back(finding_json(f));
   json j = {{"id", r.id},           {"title", r.title},       {"citation", r.citation},
             {"requirement", r.requirement}, {"level", r.level}, {"summary", r.summary},
             {"file", r.file},       {"tags", r.tags},         {"verdict", std::string(verdict_name(r.verdict))},
-            {"reason", r.reason},   {"duration_ms", r.duration_ms}, {"evidence", evidence},
-            {"evidence_elided", r.evidence_elided}, {"findings", findings}};
+            {"reason", r.reason},   {"duration_ms", r.duration_ms}, {"evidence", evidence_json(r.evidence)},
+            {"evidence_elided", r.evidence_elided}, {"findings", findings}, {"see_also", r.see_also}};
+  if (!r.category.empty()) j["category"] = r.category;
   if (!r.expected.empty()) j["expected"] = r.expected;
   if (!r.observed.empty()) j["observed"] = r.observed;
+  return j;
+}
+
+json run_finding_json(const RunFinding& f) {
+  json j = finding_json(f.finding);
+  j["key"] = f.finding.key();
+  j["verdict"] = std::string(verdict_name(f.verdict));
+  j["first_seen_in"] = f.first_seen_in;
+  j["scenarios"] = f.scenarios;
+  j["sightings"] = f.sightings;
   return j;
 }
 
@@ -37,6 +57,10 @@ json result_json(const ScenarioResult& r) {
 json to_json(const RunReport& r) {
   json results = json::array();
   for (const auto& s : r.results) results.push_back(result_json(s));
+  json findings = json::array();
+  for (const auto& f : r.findings) findings.push_back(run_finding_json(f));
+  json fixtures = json::array();
+  for (const auto& f : r.target.fixtures) fixtures.push_back({{"name", f.name}, {"status", f.status}, {"detail", f.detail}});
   json j = {
       {"$schema", kSchemaId},
       {"tool", {{"name", r.tool_name}, {"version", r.tool_version}}},
@@ -53,14 +77,19 @@ json to_json(const RunReport& r) {
         {"capabilities", r.target.capabilities},
         {"rto_ms", r.target.rto_ms},
         {"srto_ms", r.target.srto_ms},
+        {"path",
+         {{"samples", r.target.path.samples}, {"rtt_ms", r.target.path.rtt_ms}, {"jitter_ms", r.target.path.jitter_ms}}},
+        {"fixtures", fixtures},
         {"notes", r.target.notes}}},
       {"selection", r.selection},
       {"summary",
-       {{"pass", r.summary.pass}, {"fail", r.summary.fail}, {"warn", r.summary.warn}, {"skip", r.summary.skip},
-        {"error", r.summary.error}}},
+       {{"pass", r.summary.pass}, {"note", r.summary.note}, {"fail", r.summary.fail}, {"warn", r.summary.warn},
+        {"skip", r.summary.skip}, {"error", r.summary.error},
+        {"findings", {{"fail", r.summary.findings_fail}, {"warn", r.summary.findings_warn}, {"note", r.summary.findings_note}}}}},
       {"interrupted", r.interrupted},
       {"target_died_after", r.target_died_after ? json(*r.target_died_after) : json(nullptr)},
       {"results", results},
+      {"findings", findings},
   };
   return j;
 }

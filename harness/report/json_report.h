@@ -11,7 +11,7 @@
 
 namespace tftp::report {
 
-inline constexpr const char* kSchemaId = "https://tftpspec.dev/schema/report-1.json";
+inline constexpr const char* kSchemaId = "https://tftpspec.dev/schema/report-2.json";
 
 nlohmann::json to_json(const RunReport& report);
 // Writes to a temporary file beside `path`, then renames it over `path`.

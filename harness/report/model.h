@@ -10,13 +10,19 @@
 
 namespace tftp::report {
 
-// DESIGN.md: pass; fail (a MUST broken); warn (a SHOULD broken); skip (the target lacks
-// an optional capability); error (the harness could not judge).
-enum class Verdict { kPass, kWarn, kFail, kSkip, kError };
+// The level model (README "Verdicts"): pass; note (a pass, with behaviour the RFCs only
+// encourage or leave open, worth knowing: the rollover value, no dally); warn (a SHOULD
+// broken); fail (a MUST broken); skip (the target lacks an optional capability); error
+// (the harness could not judge: setup, a dead target, the budget, an interruption).
+enum class Verdict { kPass, kNote, kWarn, kFail, kSkip, kError };
 std::string_view verdict_name(Verdict v);
 std::optional<Verdict> verdict_from_name(std::string_view name);
-// For combining verdicts: pass < warn < skip < fail < error.
+// For combining verdicts: pass < note < warn < skip < fail < error. A skip never hides a
+// fail: a MUST seen broken before the scenario found a capability missing still fails.
 int severity(Verdict v);
+// The verdict a broken requirement of this RFC 2119 level earns: MUST fail, SHOULD warn,
+// anything else (NOTE, MAY, INFO) a note.
+Verdict verdict_for_level(std::string_view level);
 
 struct EvidenceLine {
   size_t index;           // position in the scenario's datagram log
@@ -28,32 +34,67 @@ struct EvidenceLine {
   size_t size;
 };
 
+// One rule-engine finding, as a report shows it.
 struct FindingRecord {
-  std::string id;
-  std::string requirement;
+  std::string id;           // the rule's stable id
+  std::string requirement;  // checklist id
   std::string citation;
-  std::string level;  // MUST, SHOULD, INFO
-  std::string message;
-  std::vector<size_t> evidence;
+  std::string level;        // MUST, SHOULD, NOTE
+  std::string cause;        // stable text without numbers: with `id`, what makes two sightings one bug
+  std::string category;     // "security" or empty
+  std::string message;      // the first sighting, with its block numbers and times
+  std::vector<size_t> evidence;           // indices into the scenario's datagram log
+  std::vector<EvidenceLine> datagrams;    // those datagrams, decoded (at most kFindingDatagrams)
+  std::string key() const { return id + "|" + cause; }
+};
+inline constexpr size_t kFindingDatagrams = 16;
+
+// A finding of a rule other than the one a scenario checks, seen along the way: collected
+// once per run, whatever the number of scenarios that saw it (one bug, one finding).
+struct RunFinding {
+  FindingRecord finding;             // as first seen
+  Verdict verdict = Verdict::kNote;  // from its own level
+  std::string first_seen_in;         // scenario id
+  std::vector<std::string> scenarios;  // every scenario that saw it, sorted
+  size_t sightings = 0;
 };
 
 struct ScenarioResult {
   std::string id;
   std::string title;
   std::string citation;
-  std::string requirement;
+  std::string requirement;                // the first of `requirements`
+  std::vector<std::string> requirements;  // whose breach sets the verdict
   std::string level;  // MUST, SHOULD, MAY
   std::string summary;
   std::string file;   // scenario source, "scenarios/rfc1350/x.yaml:3"
   std::vector<std::string> tags;
   Verdict verdict = Verdict::kPass;
   std::string reason;    // why not pass (empty on pass)
+  std::string decided_by;  // the requirement whose breach set a fail, warn or note verdict
   std::string expected;  // for a failed expectation
   std::string observed;
   double duration_ms = 0;
   std::vector<EvidenceLine> evidence;
   size_t evidence_elided = 0;  // datagrams left out of a long transfer's evidence
-  std::vector<FindingRecord> findings;
+  std::string category;  // "security" when a security scenario does not pass
+  std::vector<FindingRecord> findings;    // about this scenario's own requirement: they set the verdict
+  std::vector<FindingRecord> incidental;  // other rules' findings; the runner moves them to RunReport::findings
+  std::vector<std::string> see_also;      // keys of the run findings this scenario saw
+};
+
+// What discovery measured of the path to the target; every timing judgement derives from it.
+struct PathMeasurement {
+  int samples = 0;       // round trips timed
+  double rtt_ms = 0;     // median request-to-first-reply time
+  double jitter_ms = 0;  // spread of the samples (max - min)
+};
+
+// A fixture the selected scenarios need, as the target serves it.
+struct FixtureCheck {
+  std::string name;
+  std::string status;  // "ok", "missing", "different", "unreadable"
+  std::string detail;
 };
 
 struct TargetInfo {
@@ -63,11 +104,15 @@ struct TargetInfo {
   std::vector<std::string> capabilities;
   double rto_ms = 0;        // measured retransmission timeout before any round trip
   double srto_ms = 0;       // measured mid-transfer, after prompt ACKs (adaptive: shorter)
+  PathMeasurement path;
+  std::vector<FixtureCheck> fixtures;
   std::vector<std::string> notes;
 };
 
 struct Summary {
-  int pass = 0, fail = 0, warn = 0, skip = 0, error = 0;
+  int pass = 0, note = 0, fail = 0, warn = 0, skip = 0, error = 0;
+  // Run-wide findings by verdict (each counted once, however many scenarios saw it).
+  int findings_fail = 0, findings_warn = 0, findings_note = 0;
 };
 
 struct RunReport {
@@ -83,10 +128,15 @@ struct RunReport {
   std::vector<std::string> selection;  // --scenario/--exclude globs, groups
   Summary summary;
   std::vector<ScenarioResult> results;
+  std::vector<RunFinding> findings;  // incidental findings, deduplicated by rule id and cause
   bool interrupted = false;
   std::optional<std::string> target_died_after;  // scenario id after which the target stopped answering
 };
 
-Summary summarize(const std::vector<ScenarioResult>& results);
+Summary summarize(const std::vector<ScenarioResult>& results, const std::vector<RunFinding>& findings = {});
+
+// Moves each result's incidental findings into `findings` (one entry per rule id and
+// cause, listing the scenarios that saw it) and leaves the keys in the results' see_also.
+void collect_findings(std::vector<ScenarioResult>& results, std::vector<RunFinding>& findings);
 
 }  // namespace tftp::report

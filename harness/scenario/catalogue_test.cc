@@ -54,7 +54,28 @@ TEST(Catalogue, LoadsWithUniqueIdsAndAtLeastSixtyScenarios) {
 
 TEST(Catalogue, EmbeddedReferenceServerPassesEveryScenario) {
   const auto report = run_embedded(EmbeddedTarget::default_config());
-  EXPECT_EQ(report.summary.pass, static_cast<int>(report.results.size())) << non_passes(report);
+  // A note is a pass that says something worth knowing (the rollover value, the timer).
+  EXPECT_EQ(report.summary.pass + report.summary.note, static_cast<int>(report.results.size())) << non_passes(report);
+  EXPECT_EQ(report.summary.findings_fail + report.summary.findings_warn, 0) << non_passes(report);
+}
+
+const Scenario* scenario_named(const std::string& id) {
+  for (const auto& s : catalogue()) {
+    if (s.id == id) return &s;
+  }
+  return nullptr;
+}
+
+// A scenario catches a fault only by a non-pass for one of its own requirements: a fail or
+// warn, or a note for a MAY scenario. An incidental finding of another rule, or an error of
+// the harness, proves nothing about the scenario's own check.
+bool catches(const report::ScenarioResult& r) {
+  const Scenario* s = scenario_named(r.id);
+  if (s == nullptr) return false;
+  const bool own = std::find(s->requirements.begin(), s->requirements.end(), r.decided_by) != s->requirements.end();
+  const bool non_pass = r.verdict == report::Verdict::kFail || r.verdict == report::Verdict::kWarn ||
+                        (r.verdict == report::Verdict::kNote && s->level == Level::kMay);
+  return own && non_pass;
 }
 
 // The scenarios each fault switch (scenario/reference_faults.cc) must not pass.
@@ -72,7 +93,7 @@ const std::map<std::string, std::vector<const char*>>& caught_by() {
       {"data_before_oack_ack", {"rfc2347.rrq.data-waits-for-ack0"}},
       {"window_as_lockstep", {"rfc7440.window.four-blocks-before-ack"}},
       {"no_rewind", {"rfc7440.window.partial-ack-rewinds"}},
-      {"rollover_to_1", {"rfc1350.rollover.blksize-8"}},
+      {"rollover_to_1", {}},  // a choice the RFCs leave open: see RolloverToOneIsANoteNotAFailure
       {"answer_from_listen_port", {"rfc1350.tid.rrq-reply-from-new-port", "rfc1350.tid.wrq-reply-from-new-port"}},
       {"wrong_error_codes", {"rfc1350.request.file-not-found"}},
       {"error_retransmitted", {"rfc1350.error.server-error-not-retransmitted"}},
@@ -119,10 +140,24 @@ TEST_P(FaultSwitch, IsCaughtByTheScenariosMeantToCatchIt) {
   for (const char* id : caught_by().at(GetParam().name)) {
     auto it = std::find_if(run.results.begin(), run.results.end(), [&](const auto& r) { return r.id == id; });
     ASSERT_NE(it, run.results.end()) << id << " is not in the catalogue";
-    EXPECT_TRUE(it->verdict == report::Verdict::kFail || it->verdict == report::Verdict::kWarn)
-        << id << " should catch " << GetParam().name << " but is " << report::verdict_name(it->verdict);
+    EXPECT_TRUE(catches(*it)) << id << " should catch " << GetParam().name << " for its own requirement but is "
+                              << report::verdict_name(it->verdict) << " (decided by '" << it->decided_by
+                              << "'): " << it->reason;
   }
-  EXPECT_GT(run.summary.fail + run.summary.warn + run.summary.skip, 0) << GetParam().name << " goes unnoticed";
+  if (!caught_by().at(GetParam().name).empty()) {
+    EXPECT_GT(run.summary.fail + run.summary.warn, 0) << GetParam().name << " goes unnoticed";
+  }
+}
+
+// Issue 7 item 6: a server that wraps from 65535 to 1 is not wrong; the report says which.
+TEST(Catalogue, RolloverToOneIsANoteNotAFailure) {
+  const auto* fault = find_reference_fault("rollover_to_1");
+  ASSERT_NE(fault, nullptr);
+  const auto& run = fault_run(*fault);
+  auto it = std::find_if(run.results.begin(), run.results.end(), [](const auto& r) { return r.id == "rfc1350.rollover.blksize-8"; });
+  ASSERT_NE(it, run.results.end());
+  EXPECT_EQ(it->verdict, report::Verdict::kNote) << it->reason;
+  EXPECT_NE(it->reason.find("continued with block 1"), std::string::npos) << it->reason;
 }
 
 INSTANTIATE_TEST_SUITE_P(Reference, FaultSwitch, ::testing::ValuesIn(reference_faults()),
@@ -132,7 +167,7 @@ TEST(Catalogue, EveryScenarioFailsUnderSomeFaultSwitch) {
   std::set<std::string> caught;
   for (const auto& fault : reference_faults()) {
     for (const auto& r : fault_run(fault).results) {
-      if (r.verdict == report::Verdict::kFail || r.verdict == report::Verdict::kWarn) caught.insert(r.id);
+      if (catches(r)) caught.insert(r.id);
     }
   }
   std::string uncaught;

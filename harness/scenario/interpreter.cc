@@ -47,7 +47,7 @@ Verdict default_verdict(Level level) {
   switch (level) {
     case Level::kMust: return Verdict::kFail;
     case Level::kShould: return Verdict::kWarn;
-    case Level::kMay: return Verdict::kSkip;
+    case Level::kMay: return Verdict::kNote;  // left open by the RFCs: worth knowing, never a warn
   }
   return Verdict::kFail;
 }
@@ -95,6 +95,10 @@ class Interpreter {
     if (listen_hold_.owns_lock()) listen_hold_.unlock();
     apply_findings();
     fill_evidence();
+    if (result_.verdict == Verdict::kFail &&
+        std::find(sc_.tags.begin(), sc_.tags.end(), "security") != sc_.tags.end()) {
+      result_.category = "security";
+    }
     result_.duration_ms = to_ms(wire_.now() - start_);
     return std::move(result_);
   }
@@ -103,14 +107,20 @@ class Interpreter {
   bool cancelled() const { return cancel_ != nullptr && cancel_->load(std::memory_order_relaxed); }
 
   // --- verdicts ------------------------------------------------------------------------
-  void judge(Verdict v, std::string reason, std::string expected = "", std::string observed = "") {
+  // Keeps the worst verdict. A fail, skip or error ends the scenario; a warn or note lets
+  // it go on (a later step may still find a MUST broken). `requirement`: whose breach this
+  // is (default: the scenario's own).
+  void judge(Verdict v, std::string reason, std::string expected = "", std::string observed = "",
+             std::string requirement = "") {
     if (v == Verdict::kPass) return;
+    if (v == Verdict::kFail || v == Verdict::kSkip || v == Verdict::kError) ended_ = true;
     if (report::severity(v) <= report::severity(result_.verdict) && result_.verdict != Verdict::kPass) return;
     result_.verdict = v;
     result_.reason = current_ ? reason + " (" + current_->where.to_string() + ")" : reason;
     result_.expected = std::move(expected);
     result_.observed = std::move(observed);
-    if (v != Verdict::kWarn) ended_ = true;
+    const bool judged_target = v == Verdict::kFail || v == Verdict::kWarn || v == Verdict::kNote;
+    result_.decided_by = judged_target ? (requirement.empty() ? sc_.requirement : std::move(requirement)) : "";
   }
 
   Verdict mismatch_verdict(const Step& step) const { return step.otherwise.value_or(default_verdict(sc_.level)); }
@@ -407,22 +417,11 @@ class Interpreter {
     for (int i = 0; i < copies; ++i) wire_.send(socket, to, bytes);
   }
 
-  // Runs a whole transfer with the reference client engine over the wire.
-  // `socket` is the client's TID; datagrams reaching the other socket are ignored.
   std::optional<engine::Outcome> run_transfer(engine::Transfer& t, FaultState& fs, Instant deadline,
                                               Socket socket = Socket::kMain) {
-    std::vector<uint8_t> buffer(proto::kMaxDatagramSize + 1);
-    for (;;) {
-      while (auto tx = t.poll_transmit(buffer)) send_with_faults(fs, socket, tx->to, std::span(buffer).first(tx->size));
-      if (t.finished()) return t.outcome();
-      if (wire_.now() >= deadline || cancelled()) return std::nullopt;
-      Instant until = t.poll_timeout().value_or(deadline);
-      until = std::min(until, deadline);
-      if (auto r = wire_.receive_until(until)) {
-        if (r->at == socket) t.handle_datagram(r->time, r->from, r->bytes);
-      }
-      t.handle_timeout(wire_.now());
-    }
+    return drive_transfer(wire_, t, socket, deadline, cancel_, [&](const Address& to, std::span<const uint8_t> bytes) {
+      send_with_faults(fs, socket, to, bytes);
+    });
   }
 
   void do_transfer(const Step& step) {
@@ -442,6 +441,9 @@ class Interpreter {
     config.dally = Duration::zero();
     std::vector<proto::OwnedOption> options;
     for (const auto& [k, v] : spec.options) options.push_back({expand(k), expand(v)});
+    for (const auto& [k, v] : spec.options_if_supported) {
+      if (profile_.capabilities.count(k)) options.push_back({k, expand(v)});
+    }
     const auto mode = proto::mode_from_text(spec.mode);
     const Instant deadline = wire_.now() + profile_.resolve(step.within);
     const std::string remote = upload ? "tftpspec-up-" + unique_ + "-" + spec.file : spec.file;
@@ -499,28 +501,46 @@ class Interpreter {
   }
 
   // --- the rule engine's findings and the evidence ----------------------------------------
+  // A finding about one of the scenario's own requirements sets its verdict, by the
+  // finding's level (MUST fail, SHOULD warn, NOTE note), and a later skip does not hide it.
+  // Any other rule's finding is incidental: the runner lists it once per run with every
+  // scenario that saw it, so one bug is one finding (issue 7).
   void apply_findings() {
+    const auto& own = sc_.requirements;
     for (const auto& f : wire_.rules().finish()) {
-      result_.findings.push_back({f.id, f.requirement, f.citation, std::string(check::level_name(f.level)), f.message, f.evidence});
-      if (result_.verdict == Verdict::kPass || result_.verdict == Verdict::kWarn) {
-        if (f.level == check::Level::kMust) {
-          current_ = nullptr;
-          judge(Verdict::kFail, f.citation + " (" + f.id + "): " + f.message);
-        } else if (f.level == check::Level::kShould && result_.verdict == Verdict::kPass) {
-          current_ = nullptr;
-          judge(Verdict::kWarn, f.citation + " (" + f.id + "): " + f.message);
-        }
+      report::FindingRecord record{f.id, f.requirement, f.citation, std::string(check::level_name(f.level)),
+                                   f.cause, f.category, f.message, f.evidence, datagrams(f.evidence)};
+      if (std::find(own.begin(), own.end(), f.requirement) == own.end()) {
+        result_.incidental.push_back(std::move(record));
+        continue;
       }
+      const Verdict v = report::verdict_for_level(record.level);
+      result_.findings.push_back(std::move(record));
+      current_ = nullptr;
+      const bool was_ended = ended_;
+      judge(v, f.citation + " (" + f.id + "): " + f.message, "", "", f.requirement);
+      ended_ = was_ended;
     }
+  }
+
+  report::EvidenceLine evidence_line(size_t i) const {
+    const auto& o = wire_.rules().observations()[i];
+    return {i, to_ms(o.at - start_), o.direction == check::Direction::kToTarget ? "sent" : "received",
+            o.from.to_string(), o.to.to_string(), proto::describe_datagram(o.bytes), o.bytes.size()};
+  }
+
+  std::vector<report::EvidenceLine> datagrams(const std::vector<size_t>& indices) const {
+    std::vector<report::EvidenceLine> out;
+    for (size_t i : indices) {
+      if (out.size() == report::kFindingDatagrams) break;
+      if (i < wire_.rules().observations().size()) out.push_back(evidence_line(i));
+    }
+    return out;
   }
 
   void fill_evidence() {
     const auto& obs = wire_.rules().observations();
-    auto line = [&](size_t i) {
-      const auto& o = obs[i];
-      result_.evidence.push_back({i, to_ms(o.at - start_), o.direction == check::Direction::kToTarget ? "sent" : "received",
-                                  o.from.to_string(), o.to.to_string(), proto::describe_datagram(o.bytes), o.bytes.size()});
-    };
+    auto line = [&](size_t i) { result_.evidence.push_back(evidence_line(i)); };
     if (obs.size() <= kEvidenceHead + kEvidenceTail) {
       for (size_t i = 0; i < obs.size(); ++i) line(i);
       return;
@@ -555,6 +575,43 @@ class Interpreter {
 
 }  // namespace
 
+std::optional<engine::Outcome> drive_transfer(Wire& wire, engine::Transfer& t, Socket socket, Instant deadline,
+                                              const std::atomic<bool>* cancel, const SendFunction& send) {
+  std::vector<uint8_t> buffer(proto::kMaxDatagramSize + 1);
+  for (;;) {
+    while (auto tx = t.poll_transmit(buffer)) {
+      const auto bytes = std::span<const uint8_t>(buffer).first(tx->size);
+      if (send) send(tx->to, bytes);
+      else wire.send(socket, tx->to, bytes);
+    }
+    if (t.finished()) return t.outcome();
+    if (wire.now() >= deadline || (cancel != nullptr && cancel->load())) return std::nullopt;
+    Instant until = t.poll_timeout().value_or(deadline);
+    until = std::min(until, deadline);
+    if (auto r = wire.receive_until(until)) {
+      if (r->at == socket) t.handle_datagram(r->time, r->from, r->bytes);
+    }
+    t.handle_timeout(wire.now());
+  }
+}
+
+Fetched fetch(Wire& wire, const std::string& file, const std::vector<proto::OwnedOption>& options, Duration rto,
+              Duration budget, const std::atomic<bool>* cancel) {
+  engine::TransferConfig config;
+  config.retransmit.initial = std::max<Duration>(rto / 2, std::chrono::milliseconds(200));
+  config.retransmit.min = config.retransmit.initial;
+  config.retransmit.max_retries = 5;
+  config.dally = Duration::zero();
+  auto sink = std::make_unique<engine::MemorySink>();
+  const auto contents = sink->contents();
+  auto transfer = engine::Transfer::client_read(config, wire.listen(), file, proto::Mode::kOctet, options,
+                                                std::move(sink), wire.now());
+  Fetched out;
+  out.outcome = drive_transfer(wire, transfer, Socket::kMain, wire.now() + budget, cancel, nullptr);
+  out.bytes = std::move(contents->bytes);
+  return out;
+}
+
 std::string Pattern::describe() const {
   std::string out = malformed ? "malformed datagram" : op ? std::string(proto::opcode_name(*op)) : "any packet";
   if (block) out += " block=" + std::to_string(*block);
@@ -580,6 +637,7 @@ report::ScenarioResult result_header(const Scenario& s) {
   r.title = s.title;
   r.citation = s.citation;
   r.requirement = s.requirement;
+  r.requirements = s.requirements;
   r.level = std::string(level_name(s.level));
   r.summary = s.summary;
   r.file = s.where.to_string();

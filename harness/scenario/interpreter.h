@@ -3,6 +3,8 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <set>
 #include <string>
 
@@ -16,14 +18,33 @@ namespace tftp::scenario {
 struct TargetProfile {
   Duration rto = std::chrono::seconds(1);   // its first retransmission timeout (measured)
   Duration srto = std::chrono::seconds(1);  // its timeout mid-transfer (measured; see Wait)
+  Duration rtt = std::chrono::milliseconds(1);  // median round trip (measured)
+  Duration jitter{};                         // spread of the round-trip samples
   Duration resolve(const Wait& w) const { return w.resolve(rto, srto); }
   std::set<std::string> capabilities;      // write, options, blksize, windowsize, tsize, timeout, netascii
+  std::map<std::string, std::string> fixture_problems;  // fixture -> "missing (...)", "different (...)"
 };
 
 // `unique` makes upload names distinct across runs and scenarios; `cancel` (optional)
 // ends the scenario early with verdict error when it becomes true.
 report::ScenarioResult run_scenario(const Scenario& scenario, Wire& wire, const TargetProfile& profile,
                                     const std::string& unique, const std::atomic<bool>* cancel = nullptr);
+
+// Runs a whole transfer with the reference client engine over the wire until it ends, the
+// deadline passes or `cancel` turns true (nullopt). `socket` is the client's TID;
+// datagrams reaching the other socket are ignored. `send` (optional) replaces wire.send,
+// e.g. to drop or duplicate what the harness sends.
+using SendFunction = std::function<void(const Address& to, std::span<const uint8_t> bytes)>;
+std::optional<engine::Outcome> drive_transfer(Wire& wire, engine::Transfer& transfer, Socket socket, Instant deadline,
+                                              const std::atomic<bool>* cancel, const SendFunction& send);
+
+// Downloads `file` in octet mode with the reference client (discovery checks fixtures this way).
+struct Fetched {
+  std::optional<engine::Outcome> outcome;  // nullopt: not finished within the budget
+  std::vector<uint8_t> bytes;
+};
+Fetched fetch(Wire& wire, const std::string& file, const std::vector<proto::OwnedOption>& options, Duration rto,
+              Duration budget, const std::atomic<bool>* cancel);
 
 // The scenario's fields copied into a result (verdict still pass).
 report::ScenarioResult result_header(const Scenario& scenario);

@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "scenario/fixtures.h"
+
 namespace tftp::scenario {
 
 namespace {
@@ -264,11 +266,19 @@ Step step_of(const YAML::Node& n, const std::string& file) {
     s.kind = StepKind::kWait;
     s.within = wait_of(n["wait"]);
   } else if (n["download"] || n["upload"]) {
-    check_keys(n, {"download", "upload", "mode", "options", "faults", "within", "otherwise", "reason", "refused"}, "a transfer step");
+    check_keys(n, {"download", "upload", "mode", "options", "options_if_supported", "faults", "within", "otherwise", "reason", "refused"},
+               "a transfer step");
     s.kind = n["download"] ? StepKind::kDownload : StepKind::kUpload;
     s.transfer.file = str(n["download"] ? n["download"] : n["upload"], "file");
     if (n["mode"]) s.transfer.mode = str(n["mode"], "mode");
     if (n["options"]) s.transfer.options = option_list(n["options"]);
+    if (n["options_if_supported"]) {
+      s.transfer.options_if_supported = option_list(n["options_if_supported"]);
+      static const std::set<std::string> kOptionCapabilities = {"blksize", "windowsize", "tsize", "timeout"};
+      for (const auto& [name, value] : s.transfer.options_if_supported) {
+        if (!kOptionCapabilities.count(name)) bad(n["options_if_supported"], "options_if_supported: '" + name + "' is no option discovery probes");
+      }
+    }
     if (n["faults"]) s.transfer.faults = faults_of(n["faults"]);
     if (n["refused"]) s.transfer.expect_failure = boolean(n["refused"], "refused");
     if (!n["within"]) s.within = Wait{60, 0};
@@ -276,6 +286,41 @@ Step step_of(const YAML::Node& n, const std::string& file) {
     bad(n, "a step needs one of send, expect, silence, wait, download, upload");
   }
   return s;
+}
+
+// The fixtures the target must serve for these steps, and a load error for a step that
+// names a fixture the harness does not know (a typo would otherwise fail the target).
+// A requested file that is not a fixture is fine (a missing file, a traversal), unless a
+// later step checks DATA against the fixture's bytes.
+std::vector<std::string> fixtures_needed(const std::vector<Step>& steps) {
+  std::set<std::string> needed;
+  std::string requested;  // the file of the last RRQ
+  auto unknown = [](const Step& step, const std::string& name, const char* why) {
+    std::string known;
+    for (const auto& f : fixtures()) known += (known.empty() ? "" : " ") + f.name;
+    throw Bad{step.where.line, "unknown fixture '" + name + "' " + why + " (fixtures: " + known + ")"};
+  };
+  for (const auto& step : steps) {
+    if (step.kind == StepKind::kSend && step.send.op) {
+      const std::string& file = step.send.file;
+      if (*step.send.op == proto::Opcode::kRrq) {
+        requested = file;
+        if (is_fixture(file)) needed.insert(file);
+      } else if (*step.send.op == proto::Opcode::kWrq && file.rfind("new:", 0) == 0 && !is_fixture(file.substr(4))) {
+        unknown(step, file.substr(4), "to upload");
+      }
+    } else if (step.kind == StepKind::kExpect) {
+      for (const auto& alt : step.alternatives) {
+        if (alt.pattern.content && !is_fixture(requested)) unknown(step, requested, "to compare DATA with");
+      }
+    } else if (step.kind == StepKind::kDownload) {
+      if (is_fixture(step.transfer.file)) needed.insert(step.transfer.file);
+      else if (!step.transfer.expect_failure) unknown(step, step.transfer.file, "to download");
+    } else if (step.kind == StepKind::kUpload && !is_fixture(step.transfer.file)) {
+      unknown(step, step.transfer.file, "to upload");
+    }
+  }
+  return {needed.begin(), needed.end()};
 }
 
 Scenario scenario_of(const YAML::Node& n, const std::string& file) {
@@ -294,7 +339,16 @@ Scenario scenario_of(const YAML::Node& n, const std::string& file) {
   }
   s.title = str(n["title"], "title");
   s.citation = str(n["citation"], "citation");
-  if (n["requirement"]) s.requirement = str(n["requirement"], "requirement");
+  if (n["requirement"]) {
+    // One requirement, or a list when the scenario checks several (its verdict comes from them).
+    if (n["requirement"].IsSequence()) {
+      for (const auto& r : n["requirement"]) s.requirements.push_back(str(r, "requirement"));
+      if (s.requirements.empty()) bad(n["requirement"], "requirement: an empty list");
+    } else {
+      s.requirements.push_back(str(n["requirement"], "requirement"));
+    }
+    s.requirement = s.requirements.front();
+  }
   const std::string level = str(n["level"], "level");
   if (level == "MUST") s.level = Level::kMust;
   else if (level == "SHOULD") s.level = Level::kShould;
@@ -321,6 +375,7 @@ Scenario scenario_of(const YAML::Node& n, const std::string& file) {
   if (n["deadline"]) s.deadline = wait_of(n["deadline"]).resolve(Duration::zero(), Duration::zero());
   if (!n["steps"].IsSequence() || n["steps"].size() == 0) bad(n["steps"], "steps must be a non-empty list");
   for (const auto& step : n["steps"]) s.steps.push_back(step_of(step, file));
+  s.fixtures = fixtures_needed(s.steps);
   return s;
 }
 

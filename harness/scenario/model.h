@@ -103,6 +103,9 @@ struct TransferSpec {
   std::string file;  // fixture to download or upload (upload: server name gets a unique suffix)
   std::string mode = "octet";
   std::vector<std::pair<std::string, std::string>> options;
+  // Added when discovery found the capability of the same name (windowsize: a long
+  // transfer then costs round trips per window, not per block).
+  std::vector<std::pair<std::string, std::string>> options_if_supported;
   std::vector<OutgoingFault> faults;
   bool expect_failure = false;  // the transfer should be refused
 };
@@ -125,11 +128,13 @@ struct Scenario {
   std::string id;
   std::string title;
   std::string citation;     // "RFC 1350 §6"
-  std::string requirement;  // checklist id, "T1350-END-ZERO"
+  std::string requirement;  // checklist id, "T1350-END-ZERO": the first of `requirements`
+  std::vector<std::string> requirements;  // every requirement whose breach sets the verdict
   Level level = Level::kMust;
   std::string summary;      // the requirement in one sentence
   std::vector<std::string> needs;  // capabilities: write, options, windowsize, tsize, timeout, netascii
   std::vector<std::string> tags;   // e.g. security
+  std::vector<std::string> fixtures;  // files the target must serve (checked by discovery)
   bool slow = false;               // opt-in group
   bool sanity = false;             // runs first and last
   Duration deadline = std::chrono::seconds(30);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "scenario/fixtures.h"
@@ -38,26 +39,26 @@ std::vector<uint8_t> error_packet(uint16_t code, const std::string& message) {
   return out;
 }
 
-// The first parseable reply from the target's host, or nullopt.
-std::optional<std::pair<Received, proto::Packet>> reply(Wire& w, Duration wait) {
+// The first datagram from the target's host, parsed or not, or nullopt: a target that
+// answers with something the parser refuses is alive, and what it sent is reported.
+std::optional<Received> reply(Wire& w, Duration wait) {
   const Instant deadline = w.now() + wait;
   while (auto r = w.receive_until(deadline)) {
-    if (r->at != Socket::kMain || !r->from.same_host(w.listen())) continue;
-    auto p = proto::parse(r->bytes, proto::Strictness::kLenient);
-    if (p) {
-      // The packet views r->bytes: move both together.
-      auto holder = std::make_pair(std::move(*r), proto::Packet{});
-      holder.second = *proto::parse(holder.first.bytes, proto::Strictness::kLenient);
-      return holder;
-    }
+    if (r->at == Socket::kMain && r->from.same_host(w.listen())) return r;
   }
   return std::nullopt;
+}
+
+// The packet a reply holds; views r.bytes.
+tl::expected<proto::Packet, proto::ParseError> packet_of(const Received& r) {
+  return proto::parse(r.bytes, proto::Strictness::kLenient);
 }
 
 struct AliveProbe {
   bool alive = false;
   bool fixture_missing = false;
   std::optional<Duration> rto;
+  std::string wrong_answer;  // what the target sent instead of DATA 1, described
 };
 
 // RRQ f1.bin, then withhold ACK 1 to time the target's first retransmission.
@@ -70,19 +71,22 @@ AliveProbe probe_alive(Target& target, uint64_t seed, bool measure_rto) {
   auto first = reply(w, kProbeWait);
   if (!first) return out;
   out.alive = true;
-  const auto* data = std::get_if<proto::Data>(&first->second);
+  const auto packet = packet_of(*first);
+  const auto* data = packet ? std::get_if<proto::Data>(&*packet) : nullptr;
   if (!data) {
-    out.fixture_missing = std::holds_alternative<proto::ErrorPacket>(first->second);
+    const auto* e = packet ? std::get_if<proto::ErrorPacket>(&*packet) : nullptr;
+    out.fixture_missing = e != nullptr && e->code == 1;
+    if (!out.fixture_missing) out.wrong_answer = proto::describe_datagram(first->bytes);
     return out;
   }
-  const Address server = first->first.from;
+  const Address server = first->from;
   if (measure_rto) {
     const Instant deadline = w.now() + kRtoProbeWait;
     while (auto r = w.receive_until(deadline)) {
       // Any DATA counts (f1.bin has one block): atftpd 0.8 re-sends DATA 1 as a bare 3-byte header.
-      if (r->from == server && (r->bytes == first->first.bytes || (r->bytes.size() >= 3 && r->bytes[0] == 0 &&
-                                                                    r->bytes[1] == 3))) {
-        out.rto = r->time - first->first.time;
+      if (r->from == server && (r->bytes == first->bytes || (r->bytes.size() >= 3 && r->bytes[0] == 0 &&
+                                                             r->bytes[1] == 3))) {
+        out.rto = r->time - first->time;
         break;
       }
     }
@@ -140,16 +144,18 @@ std::vector<std::string> probe_options(Target& target, uint64_t seed) {
                  {{"blksize", "1024"}, {"tsize", "0"}, {"timeout", "3"}, {"windowsize", "2"}}));
   auto first = reply(w, kProbeWait);
   if (!first) return accepted;
-  if (const auto* o = std::get_if<proto::Oack>(&first->second)) {
+  const auto packet = packet_of(*first);
+  if (!packet) return accepted;
+  if (const auto* o = std::get_if<proto::Oack>(&*packet)) {
     accepted.push_back("options");
     for (const auto opt : o->options) {
       for (const char* name : {"blksize", "tsize", "timeout", "windowsize"}) {
         if (proto::iequals(opt.name, name)) accepted.push_back(name);
       }
     }
-    w.send(Socket::kMain, first->first.from, error_packet(0, "tftpspec probe done"));
-  } else if (std::holds_alternative<proto::Data>(first->second)) {
-    w.send(Socket::kMain, first->first.from, ack(1));
+    w.send(Socket::kMain, first->from, error_packet(0, "tftpspec probe done"));
+  } else if (std::holds_alternative<proto::Data>(*packet)) {
+    w.send(Socket::kMain, first->from, ack(1));
   }
   return accepted;
 }
@@ -162,14 +168,17 @@ bool probe_write(Target& target, uint64_t seed) {
   w.send(Socket::kMain, w.listen(), request(Opcode::kWrq, name, "octet"));
   auto first = reply(w, kProbeWait);
   if (!first) return false;
-  const auto* a = std::get_if<proto::Ack>(&first->second);
+  const auto packet = packet_of(*first);
+  const auto* a = packet ? std::get_if<proto::Ack>(&*packet) : nullptr;
   if (!a || a->block != 0) return false;
   std::vector<uint8_t> data(5);
   const uint8_t byte = 'p';
   data.resize(proto::write_data(data, 1, std::span(&byte, 1)).value());
-  w.send(Socket::kMain, first->first.from, data);
+  w.send(Socket::kMain, first->from, data);
   auto second = reply(w, kProbeWait);
-  return second && std::holds_alternative<proto::Ack>(second->second);
+  if (!second) return false;
+  const auto acked = packet_of(*second);
+  return acked && std::holds_alternative<proto::Ack>(*acked);
 }
 
 bool probe_netascii(Target& target, uint64_t seed) {
@@ -179,9 +188,93 @@ bool probe_netascii(Target& target, uint64_t seed) {
   w.send(Socket::kMain, w.listen(), request(Opcode::kRrq, "netascii.txt", "netascii"));
   auto first = reply(w, kProbeWait);
   if (!first) return false;
-  const bool ok = std::holds_alternative<proto::Data>(first->second);
-  if (ok) w.send(Socket::kMain, first->first.from, error_packet(0, "tftpspec probe done"));
+  const auto packet = packet_of(*first);
+  const bool ok = packet && std::holds_alternative<proto::Data>(*packet);
+  if (ok) w.send(Socket::kMain, first->from, error_packet(0, "tftpspec probe done"));
   return ok;
+}
+
+uint64_t mix(uint64_t seed, const std::string& id);
+
+// Round trips: RRQ f1.bin, time to the first reply (kernel receive time), ACK it; several
+// times over. The median is the round trip, max - min the jitter.
+report::PathMeasurement probe_path(Target& target, uint64_t seed, std::vector<Duration>& samples,
+                                   const std::atomic<bool>* cancel) {
+  constexpr int kSamples = 7;
+  report::PathMeasurement out;
+  auto wire = target.open(seed);
+  if (!wire) return out;
+  Wire& w = **wire;
+  for (int i = 0; i < kSamples && !(cancel && cancel->load()); ++i) {
+    const Instant sent = w.now();
+    w.send(Socket::kMain, w.listen(), request(Opcode::kRrq, "f1.bin", "octet"));
+    auto first = reply(w, kProbeWait);
+    if (!first) break;
+    samples.push_back(first->time - sent);
+    const auto packet = packet_of(*first);
+    if (packet && std::holds_alternative<proto::Data>(*packet)) w.send(Socket::kMain, first->from, ack(1));
+  }
+  if (samples.empty()) return out;
+  std::sort(samples.begin(), samples.end());
+  out.samples = static_cast<int>(samples.size());
+  out.rtt_ms = to_ms(samples[samples.size() / 2]);
+  out.jitter_ms = to_ms(samples.back() - samples.front());
+  return out;
+}
+
+// Downloads each fixture the selection needs and compares it with what `tftpspec
+// fixtures` writes, so a missing or stale file is reported as the set-up problem it is,
+// never as the target's fail.
+std::vector<report::FixtureCheck> verify_fixtures(Target& target, const std::vector<std::string>& names,
+                                                  const TargetProfile& profile, uint64_t seed,
+                                                  const std::atomic<bool>* cancel) {
+  std::vector<report::FixtureCheck> out(names.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < names.size();) {
+      const std::string& name = names[i];
+      report::FixtureCheck& check = out[i];
+      check.name = name;
+      const auto expected = fixture_bytes(name);
+      auto wire = target.open(mix(seed, "fixture." + name));
+      if (!wire || !expected) {
+        check.status = "unreadable";
+        check.detail = wire ? "not a fixture" : wire.error().message;
+        continue;
+      }
+      // Large files go faster with the options the target accepted; the content is the same.
+      std::vector<proto::OwnedOption> options;
+      if (expected->size() > 64 * 1024) {
+        if (profile.capabilities.count("blksize")) options.push_back({"blksize", "1428"});
+        if (profile.capabilities.count("windowsize")) options.push_back({"windowsize", "8"});
+      }
+      const auto got = fetch(**wire, name, options, profile.rto, std::chrono::seconds(120), cancel);
+      if (!got.outcome) {
+        check.status = "unreadable";
+        check.detail = "the download did not finish within 120 s";
+      } else if (got.outcome->kind == engine::OutcomeKind::kPeerError && got.outcome->error_code == 1) {
+        check.status = "missing";
+        check.detail = "the target answered " + got.outcome->to_string();
+      } else if (!got.outcome->ok()) {
+        check.status = "unreadable";
+        check.detail = got.outcome->to_string();
+      } else if (got.bytes != *expected) {
+        check.status = "different";
+        const auto diff = std::mismatch(got.bytes.begin(), got.bytes.end(), expected->begin(), expected->end());
+        const size_t at = static_cast<size_t>(diff.first - got.bytes.begin());
+        check.detail = std::to_string(got.bytes.size()) + " bytes served, " + std::to_string(expected->size()) +
+                       " expected; first difference at byte " + std::to_string(at) + " (DATA " +
+                       std::to_string(at / proto::kDefaultBlockSize + 1) + " at blksize 512)";
+      } else {
+        check.status = "ok";
+        check.detail = std::to_string(got.bytes.size()) + " bytes as expected";
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < std::min<size_t>(4, names.size()); ++i) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  return out;
 }
 
 uint64_t mix(uint64_t seed, const std::string& id) {
@@ -240,17 +333,21 @@ bool glob_match(const std::string& pattern, const std::string& text) {
   return ::fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
 }
 
-TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed) {
+TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed, const std::vector<std::string>& fixtures,
+                       const std::atomic<bool>* cancel) {
   TargetProfile profile;
+  std::vector<Duration> samples;
   auto alive = std::async(std::launch::async, [&] { return probe_alive(target, mix(seed, "probe.alive"), true); });
   auto options = std::async(std::launch::async, [&] { return probe_options(target, mix(seed, "probe.options")); });
   auto write = std::async(std::launch::async, [&] { return probe_write(target, mix(seed, "probe.write")); });
   auto netascii = std::async(std::launch::async, [&] { return probe_netascii(target, mix(seed, "probe.netascii")); });
   auto steady = std::async(std::launch::async, [&] { return probe_steady_rto(target, mix(seed, "probe.srto")); });
+  auto path = std::async(std::launch::async, [&] { return probe_path(target, mix(seed, "probe.path"), samples, cancel); });
   const AliveProbe a = alive.get();
   info.alive = a.alive;
   if (!a.alive) info.notes.push_back("no answer to RRQ f1.bin within 3 s");
   if (a.fixture_missing) info.notes.push_back("f1.bin is missing: install the fixtures (tftpspec fixtures DIR, or --root DIR)");
+  if (!a.wrong_answer.empty()) info.notes.push_back("answered RRQ f1.bin with " + a.wrong_answer + ", not DATA 1");
   if (a.rto) {
     profile.rto = *a.rto;
   } else if (a.alive && !a.fixture_missing) {
@@ -260,10 +357,24 @@ TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed) 
   profile.srto = steady.get().value_or(profile.rto);
   if (profile.srto > profile.rto) profile.srto = profile.rto;  // a slow moment, not a longer timer
   info.srto_ms = to_ms(profile.srto);
+  info.path = path.get();
+  if (info.path.samples > 0) {
+    profile.rtt = std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(info.path.rtt_ms));
+    profile.jitter = std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(info.path.jitter_ms));
+  }
   for (const auto& cap : options.get()) profile.capabilities.insert(cap);
   if (write.get()) profile.capabilities.insert("write");
   if (netascii.get()) profile.capabilities.insert("netascii");
   info.capabilities.assign(profile.capabilities.begin(), profile.capabilities.end());
+  if (info.alive && !(cancel && cancel->load())) {
+    info.fixtures = verify_fixtures(target, fixtures, profile, seed, cancel);
+    const bool written = target.fixtures_written_by_harness();
+    for (const auto& f : info.fixtures) {
+      if (f.status == "missing" || (f.status != "ok" && !written)) {
+        profile.fixture_problems[f.name] = f.status + " (" + f.detail + ")";
+      }
+    }
+  }
   return profile;
 }
 
@@ -284,50 +395,64 @@ std::vector<const Scenario*> select(const std::vector<Scenario>& catalogue, cons
   return out;
 }
 
+namespace {
+
+std::string capability_list(const report::TargetInfo& info) {
+  std::string c;
+  for (const auto& x : info.capabilities) c += (c.empty() ? "" : ", ") + x;
+  return c.empty() ? "none" : c;
+}
+
+// The round trips a scenario's whole-transfer steps cost in lockstep (or per window),
+// for scenarios whose time grows with the distance to the target.
+double round_trips(const Scenario& s, const TargetProfile& profile) {
+  double total = 0;
+  for (const auto& step : s.steps) {
+    if (step.kind != StepKind::kDownload && step.kind != StepKind::kUpload) continue;
+    const auto bytes = fixture_bytes(step.transfer.file);
+    if (!bytes) continue;
+    double blksize = proto::kDefaultBlockSize;
+    double window = 1;
+    for (const auto& [k, v] : step.transfer.options) {
+      if (proto::iequals(k, "blksize")) blksize = std::max(1.0, std::atof(v.c_str()));
+      if (proto::iequals(k, "windowsize")) window = std::max(1.0, std::atof(v.c_str()));
+    }
+    for (const auto& [k, v] : step.transfer.options_if_supported) {
+      if (proto::iequals(k, "windowsize") && profile.capabilities.count("windowsize")) {
+        window = std::max(1.0, std::atof(v.c_str()));
+      }
+    }
+    total += (static_cast<double>(bytes->size()) / blksize + 1) / window;
+  }
+  return total;
+}
+
+}  // namespace
+
 report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& target, const RunOptions& options) {
   report::RunReport run;
   run.seed = options.seed;
   run.started = iso_now();
   const Instant t0 = real_now();
   run.target = target.describe();
-  const TargetProfile profile = discover(target, run.target, options.seed);
+  auto cancelled = [&] { return options.cancel != nullptr && options.cancel->load(); };
 
   const Scenario* sanity = nullptr;
   for (const auto& s : catalogue) {
     if (s.sanity) sanity = &s;
   }
   const auto selected = select(catalogue, options);
+  std::set<std::string> needed;
+  for (const Scenario* s : selected) needed.insert(s->fixtures.begin(), s->fixtures.end());
+  if (sanity) needed.insert(sanity->fixtures.begin(), sanity->fixtures.end());
+  const TargetProfile profile =
+      discover(target, run.target, options.seed, {needed.begin(), needed.end()}, options.cancel);
+
   std::mutex mutex;
   auto deliver = [&](report::ScenarioResult r) {
     std::lock_guard lock(mutex);
     if (options.on_result) options.on_result(r);
     run.results.push_back(std::move(r));
-  };
-  auto run_one = [&](const Scenario& s, const std::string& suffix) -> report::ScenarioResult {
-    const uint64_t seed = mix(options.seed, s.id + suffix);
-    for (const auto& need : s.needs) {
-      if (!profile.capabilities.count(need)) {
-        auto r = result_header(s);
-        r.verdict = Verdict::kSkip;
-        r.reason = "the target lacks the '" + need + "' capability (found: " +
-                   (run.target.capabilities.empty() ? std::string("none") : [&] {
-                     std::string c;
-                     for (const auto& x : run.target.capabilities) c += (c.empty() ? "" : ", ") + x;
-                     return c;
-                   }()) + ")";
-        return r;
-      }
-    }
-    auto wire = target.open(seed);
-    if (!wire) {
-      auto r = result_header(s);
-      r.verdict = Verdict::kError;
-      r.reason = "cannot open sockets: " + wire.error().message;
-      return r;
-    }
-    char unique[24];
-    std::snprintf(unique, sizeof unique, "%08llx", static_cast<unsigned long long>(seed & 0xffffffffu));
-    return run_scenario(s, **wire, profile, unique, options.cancel);
   };
   auto unjudged = [&](const Scenario& s, const std::string& why) {
     auto r = result_header(s);
@@ -335,21 +460,70 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
     r.reason = why;
     return r;
   };
+  // What keeps a scenario from running at all: a missing capability (skip), a fixture the
+  // target does not serve as written (error: the set-up, not the target), or a cost the
+  // measured round trip makes too high (skip, with the estimate).
+  auto precheck = [&](const Scenario& s) -> std::optional<report::ScenarioResult> {
+    for (const auto& need : s.needs) {
+      if (!profile.capabilities.count(need)) {
+        auto r = result_header(s);
+        r.verdict = Verdict::kSkip;
+        r.reason = "the target lacks the '" + need + "' capability (found: " + capability_list(run.target) + ")";
+        return r;
+      }
+    }
+    for (const auto& f : s.fixtures) {
+      auto problem = profile.fixture_problems.find(f);
+      if (problem == profile.fixture_problems.end()) continue;
+      return unjudged(s, "the fixture " + f + " is " + problem->second +
+                             ": write the fixtures with `tftpspec fixtures DIR` into the target's root, or run with --root DIR");
+    }
+    const double trips = round_trips(s, profile);
+    const Duration estimate = std::chrono::duration_cast<Duration>(profile.rtt * trips);
+    if (estimate > s.deadline && !(options.include_slow && s.slow)) {
+      auto r = result_header(s);
+      r.verdict = Verdict::kSkip;
+      char text[160];
+      std::snprintf(text, sizeof text, "about %.0f round trips: %.1f min at the measured %.1f ms, over its %.0f s budget; --slow runs it",
+                    trips, to_seconds(estimate) / 60, to_ms(profile.rtt), to_seconds(s.deadline));
+      r.reason = text;
+      return r;
+    }
+    return std::nullopt;
+  };
+  auto run_one = [&](const Scenario& s, const std::string& suffix) -> report::ScenarioResult {
+    if (auto blocked = precheck(s)) return std::move(*blocked);
+    const uint64_t seed = mix(options.seed, s.id + suffix);
+    auto wire = target.open(seed);
+    if (!wire) return unjudged(s, "cannot open sockets: " + wire.error().message);
+    char unique[24];
+    std::snprintf(unique, sizeof unique, "%08llx", static_cast<unsigned long long>(seed & 0xffffffffu));
+    return run_scenario(s, **wire, profile, unique, options.cancel);
+  };
+  const std::string interrupted_reason = "interrupted: the run was stopped before this scenario finished";
 
-  if (!run.target.alive) {
+  if (cancelled()) {
+    run.interrupted = true;
+    for (const Scenario* s : selected) deliver(unjudged(*s, interrupted_reason));
+  } else if (!run.target.alive) {
     for (const Scenario* s : selected) deliver(unjudged(*s, "the target did not answer discovery (" + run.target.address + ")"));
   } else {
     bool sane = true;
     if (sanity) {
       auto first = run_one(*sanity, "#first");
-      // A warning (a SHOULD broken) still leaves the target judgeable.
-      sane = first.verdict == Verdict::kPass || first.verdict == Verdict::kWarn;
+      // A warning (a SHOULD broken) or a note still leaves the target judgeable.
+      sane = first.verdict == Verdict::kPass || first.verdict == Verdict::kNote || first.verdict == Verdict::kWarn;
       first.id += "#first";
+      const std::string why = first.reason;
       deliver(std::move(first));
+      if (!sane && cancelled()) sane = true;  // interrupted, not insane: the loop below marks the rest
+      if (!sane) {
+        for (const Scenario* s : selected) {
+          deliver(unjudged(*s, "the target failed the sanity scenario (" + why + "); nothing else can be judged"));
+        }
+      }
     }
-    if (!sane) {
-      for (const Scenario* s : selected) deliver(unjudged(*s, "the target failed the sanity scenario; nothing else can be judged"));
-    } else {
+    if (sane) {
       std::atomic<size_t> next{0};
       std::atomic<bool> dead{false};
       std::string died_after;
@@ -357,38 +531,65 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
       auto worker = [&] {
         for (size_t i; (i = next.fetch_add(1)) < selected.size();) {
           const Scenario& s = *selected[i];
-          if ((options.cancel && options.cancel->load()) || dead.load()) {
-            deliver(unjudged(s, dead.load() ? "the target stopped answering after " + died_after : "the run was interrupted"));
+          if (cancelled()) {
+            deliver(unjudged(s, interrupted_reason));
+            continue;
+          }
+          if (dead.load()) {
+            std::string after;
+            {
+              std::lock_guard lock(mutex);
+              after = died_after;
+            }
+            deliver(unjudged(s, "not run: the target stopped answering after " + after));
             continue;
           }
           auto r = run_one(s, "");
-          // Silence where a reply was due may mean the target died: check before blaming it.
-          if ((r.verdict == Verdict::kFail || r.verdict == Verdict::kError) && r.observed.rfind("nothing", 0) == 0) {
-            if (!probe_alive(target, mix(options.seed, s.id + "#alive"), false).alive && !dead.exchange(true)) {
-              std::lock_guard lock(mutex);
-              died_after = s.id;
-              run.target_died_after = s.id;
+          const bool judged_target = r.verdict == Verdict::kFail || r.verdict == Verdict::kWarn || r.verdict == Verdict::kError;
+          if (judged_target && !cancelled() && r.reason.rfind("the fixture ", 0) != 0) {
+            // A non-pass may be a dead target: check with a known-good request before blaming it.
+            const bool answering = !dead.load() && probe_alive(target, mix(options.seed, s.id + "#alive"), false).alive;
+            if (!answering) {
+              std::string after;
+              {
+                std::lock_guard lock(mutex);
+                if (!dead.exchange(true)) {
+                  died_after = s.id;
+                  run.target_died_after = s.id;
+                }
+                after = died_after;
+              }
+              r.reason = "the target stopped answering (noticed after " + after + "); this scenario saw: " + r.reason;
+              r.verdict = Verdict::kError;
+              r.decided_by.clear();
+              r.category.clear();
+              r.findings.clear();
+              r.incidental.clear();
             }
           }
+          if (r.verdict == Verdict::kError && cancelled()) r.reason = interrupted_reason;
           deliver(std::move(r));
         }
       };
       std::vector<std::thread> threads;
       for (int i = 0; i < jobs; ++i) threads.emplace_back(worker);
       for (auto& t : threads) t.join();
-      run.interrupted = options.cancel && options.cancel->load();
-      if (sanity && !dead.load() && !run.interrupted) {
+      if (sanity && !dead.load() && !cancelled()) {
         auto last = run_one(*sanity, "#last");
-        if (last.verdict != Verdict::kPass && !run.target_died_after) run.target_died_after = "the last scenario";
+        const bool ok = last.verdict == Verdict::kPass || last.verdict == Verdict::kNote || last.verdict == Verdict::kWarn;
+        if (!ok && !run.target_died_after) run.target_died_after = "the last scenario";
         last.id += "#last";
         deliver(std::move(last));
       }
+      if (dead.load()) run.target.alive = false;
     }
   }
+  run.interrupted = run.interrupted || cancelled();
   // Report in catalogue order whatever order they finished in.
   std::stable_sort(run.results.begin(), run.results.end(),
                    [](const auto& a, const auto& b) { return a.id < b.id; });
-  run.summary = report::summarize(run.results);
+  report::collect_findings(run.results, run.findings);
+  run.summary = report::summarize(run.results, run.findings);
   run.finished = iso_now();
   run.duration_ms = to_ms(real_now() - t0);
   return run;

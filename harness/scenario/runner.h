@@ -21,6 +21,10 @@ class Target {
   virtual ~Target() = default;
   virtual Result<std::unique_ptr<Wire>> open(uint64_t seed) = 0;
   virtual report::TargetInfo describe() const = 0;
+  // True when the harness itself put the fixtures in the target's root (embedded, --root):
+  // then a fixture served with other bytes is the target's doing, judged by the scenarios,
+  // and only a missing one is a set-up problem.
+  virtual bool fixtures_written_by_harness() const = 0;
 };
 
 // The reference server in-process, over the virtual network, in virtual time.
@@ -30,6 +34,7 @@ class EmbeddedTarget : public Target {
   static server::ServerConfig default_config();
   Result<std::unique_ptr<Wire>> open(uint64_t seed) override;
   report::TargetInfo describe() const override;
+  bool fixtures_written_by_harness() const override { return true; }
 
  private:
   server::ServerConfig config_;
@@ -39,12 +44,15 @@ class EmbeddedTarget : public Target {
 // Any server over real UDP (IPv4 or IPv6).
 class UdpTarget : public Target {
  public:
-  explicit UdpTarget(Address address) : address_(address) {}
+  explicit UdpTarget(Address address, bool fixtures_written = false)
+      : address_(address), fixtures_written_(fixtures_written) {}
   Result<std::unique_ptr<Wire>> open(uint64_t) override { return UdpWire::open(address_); }
   report::TargetInfo describe() const override;
+  bool fixtures_written_by_harness() const override { return fixtures_written_; }
 
  private:
   Address address_;
+  bool fixtures_written_;
 };
 
 struct RunOptions {
@@ -57,8 +65,10 @@ struct RunOptions {
   const std::atomic<bool>* cancel = nullptr;
 };
 
-// Probes the target; fills `info` (alive, capabilities, rto) and returns the profile.
-TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed);
+// Probes the target; fills `info` (alive, capabilities, timeouts, round trip, the state of
+// each of `fixtures`) and returns the profile the scenarios are judged with.
+TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed,
+                       const std::vector<std::string>& fixtures = {}, const std::atomic<bool>* cancel = nullptr);
 
 // The scenarios a run would execute, in order.
 std::vector<const Scenario*> select(const std::vector<Scenario>& catalogue, const RunOptions& options);

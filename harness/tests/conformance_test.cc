@@ -27,7 +27,7 @@ std::vector<scenario::Scenario> catalogue() {
 }
 
 report::RunReport run_against(const Address& address) {
-  scenario::UdpTarget target(address);
+  scenario::UdpTarget target(address, /*fixtures_written=*/true);
   scenario::RunOptions options;
   options.jobs = 16;
   options.seed = 7;
