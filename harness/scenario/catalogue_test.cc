@@ -110,6 +110,8 @@ const std::map<std::string, std::vector<const char*>>& caught_by() {
       {"overwrite_existing", {"rfc1350.request.wrq-existing-file-refused"}},
       {"truncate_uploads", {"rfc1350.rtx.upload-lost-data"}},
       {"serve_directories", {"rfc1350.request.rrq-directory-refused"}},
+      {"serve_long_names", {"rfc1350.malformed.long-filename"}},
+      {"oack_window_zero", {"rfc7440.windowsize.max-65535"}},
   };
   return kMap;
 }

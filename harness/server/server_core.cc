@@ -135,6 +135,9 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
     if (config_.faults.serve_directories && (filename == "." || filename.back() == '/')) {
       source = std::make_unique<engine::MemorySource>(std::vector<uint8_t>{});
     }
+    if (config_.faults.serve_long_names && filename.size() > 255) {
+      source = std::make_unique<engine::MemorySource>(std::vector<uint8_t>{});
+    }
     if (!source) return refuse(now, from, error_code(source.error().code), source.error().message, summary, bytes);
     std::unique_ptr<engine::ByteSource> src = std::move(*source);
     std::optional<uint64_t> wire_size = src->size();
@@ -182,6 +185,11 @@ void ServerCore::apply_oack_faults(engine::ServerNegotiation& n, const proto::Op
     for (const proto::Option o : requested) {
       const bool granted = std::any_of(n.oack.begin(), n.oack.end(), [&](const auto& g) { return proto::iequals(g.name, o.name); });
       if (!granted) n.oack.push_back({std::string(o.name), std::string(o.value)});
+    }
+  }
+  if (config_.faults.oack_window_zero) {
+    for (auto& o : n.oack) {
+      if (proto::iequals(o.name, proto::kWindowsize)) o.value = "0";
     }
   }
   if (config_.faults.oack_off_by_one) {
