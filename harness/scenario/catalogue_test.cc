@@ -83,7 +83,7 @@ const std::map<std::string, std::vector<const char*>>& caught_by() {
   static const std::map<std::string, std::vector<const char*>> kMap = {
       {"no_final_empty_block", {"rfc1350.end.zero-length-final-512", "rfc1350.end.empty-file", "rfc2348.end.zero-length-final-1024-at-512"}},
       {"corrupt_data", {"rfc1350.end.one-over-513", "rfc1350.end.short-final-block-3000", "rfc1350.rtx.download-duplicate-acks"}},
-      {"resend_on_duplicate_ack", {"rfc1123.sas.duplicate-ack-1", "rfc1123.sas.duplicate-ack-middle"}},
+      {"resend_on_duplicate_ack", {"rfc1123.sas.duplicate-ack-1", "rfc1123.sas.duplicate-ack-middle", "rfc1350.rtx.download-duplicate-acks"}},
       {"accept_stray_tid", {"rfc1350.tid.stray-ack-during-rrq"}},
       {"no_error_to_stray_tid", {"rfc1350.tid.stray-ack-during-rrq"}},
       {"no_retransmission", {"rfc1350.rtx.lost-ack-first-block", "rfc1350.rtx.lost-ack-middle-block", "rfc1350.rtx.lost-ack-last-block"}},
