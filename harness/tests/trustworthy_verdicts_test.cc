@@ -1,0 +1,156 @@
+// Issue 7 over real UDP: problems of the set-up or a dead target are errors, never the
+// target's fail, and a target answering with garbage is judged on what it sent.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "net/udp_socket.h"
+#include "scenario/fixtures.h"
+#include "scenario/loader.h"
+#include "scenario/runner.h"
+#include "server/udp_server.h"
+#include "tests/support/process.h"
+
+namespace tftp {
+namespace {
+
+const std::string kScenarios = std::string(TFTPSPEC_SOURCE_DIR) + "/scenarios";
+
+const std::vector<scenario::Scenario>& catalogue() {
+  static const std::vector<scenario::Scenario> c = [] {
+    auto loaded = scenario::load_catalogue(kScenarios);
+    if (!loaded) throw std::runtime_error(loaded.error().to_string());
+    return std::move(*loaded);
+  }();
+  return c;
+}
+
+// The reference server over real UDP on a fixture root, in a thread.
+class ReferenceServer {
+ public:
+  explicit ReferenceServer(const std::filesystem::path& root) {
+    server::RootPolicy policy;
+    policy.writable = true;
+    files_ = std::move(*server::RootDirectory::open(root, policy));
+    server_ = std::move(*server::UdpServer::start({Address::loopback_v4(0)}, server::ServerConfig{}, *files_));
+    thread_ = std::thread([this] { (void)server_->run(stop_); });
+  }
+  ~ReferenceServer() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    server_.reset();  // closes the sockets: the target is gone
+  }
+  Address address() const { return address_ ? *address_ : server_->listening().front(); }
+  void remember_address() { address_ = server_->listening().front(); }
+
+ private:
+  std::unique_ptr<server::RootDirectory> files_;
+  std::unique_ptr<server::UdpServer> server_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::optional<Address> address_;
+};
+
+std::string listing(const report::RunReport& r) {
+  std::string out;
+  for (const auto& s : r.results) out += "  " + std::string(report::verdict_name(s.verdict)) + " " + s.id + ": " + s.reason + "\n";
+  return out;
+}
+
+TEST(TrustworthyVerdicts, AFixtureOneByteOffIsASetupErrorNamingTheFixAndNeverAFail) {
+  testing::TempDir root("tftpspec-stale-");
+  ASSERT_TRUE(scenario::write_fixtures(root.path()));
+  {
+    std::fstream f(root.path() / "f3000.bin", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1500);
+    f.put('\x5a');  // the fixture differs in one byte from what `tftpspec fixtures` writes
+  }
+  ReferenceServer server(root.path());
+  scenario::UdpTarget target(server.address(), /*fixtures_written=*/false);  // the user installed them
+  scenario::RunOptions options;
+  options.jobs = 8;
+  options.seed = 2;
+  options.include = {"rfc1350.*"};
+  const auto run = scenario::run_catalogue(catalogue(), target, options);
+  EXPECT_EQ(run.summary.fail, 0) << listing(run);
+  EXPECT_EQ(run.summary.warn, 0) << listing(run);
+  int errors_naming_it = 0;
+  for (const auto& r : run.results) {
+    if (r.verdict != report::Verdict::kError) continue;
+    EXPECT_NE(r.reason.find("f3000.bin"), std::string::npos) << r.id << ": " << r.reason;
+    EXPECT_NE(r.reason.find("tftpspec fixtures"), std::string::npos) << r.reason;
+    ++errors_naming_it;
+  }
+  EXPECT_GE(errors_naming_it, 3) << listing(run);
+  auto f3000 = std::find_if(run.target.fixtures.begin(), run.target.fixtures.end(), [](const auto& f) { return f.name == "f3000.bin"; });
+  ASSERT_NE(f3000, run.target.fixtures.end());
+  EXPECT_EQ(f3000->status, "different");
+  EXPECT_NE(f3000->detail.find("byte 1500"), std::string::npos) << f3000->detail;
+}
+
+TEST(TrustworthyVerdicts, ATargetKilledMidRunGivesErrorsNotFailsAndIsNotAlive) {
+  testing::TempDir root("tftpspec-killed-");
+  ASSERT_TRUE(scenario::write_fixtures(root.path()));
+  ReferenceServer server(root.path());
+  server.remember_address();
+  scenario::UdpTarget target(server.address(), true);
+  scenario::RunOptions options;
+  options.jobs = 4;
+  options.seed = 4;
+  options.include = {"rfc1350.*", "rfc2348.*"};
+  std::atomic<int> delivered{0};
+  options.on_result = [&](const report::ScenarioResult&) {
+    if (++delivered == 6) server.stop();  // the target dies after a few scenarios
+  };
+  const auto run = scenario::run_catalogue(catalogue(), target, options);
+  EXPECT_FALSE(run.target.alive);
+  ASSERT_TRUE(run.target_died_after.has_value());
+  EXPECT_EQ(run.summary.fail, 0) << listing(run);
+  EXPECT_EQ(run.summary.warn, 0) << listing(run);
+  EXPECT_GT(run.summary.error, 10) << listing(run);
+  for (const auto& r : run.results) {
+    if (r.verdict == report::Verdict::kError) EXPECT_NE(r.reason.find("stopped answering"), std::string::npos) << r.id << ": " << r.reason;
+  }
+}
+
+// A target whose answer the parser refuses is alive and judged on what it sent.
+TEST(TrustworthyVerdicts, AnUnparseableAnswerToDiscoveryIsJudgedNotCalledSilence) {
+  auto socket = net::UdpSocket::bind(Address::loopback_v4(0));
+  ASSERT_TRUE(socket);
+  std::atomic<bool> stop{false};
+  std::thread garbage([&] {
+    std::vector<uint8_t> buffer(70000);
+    const uint8_t reply[] = {0x00, 0x09, 0x41, 0x42};  // opcode 9: no TFTP packet
+    while (!stop) {
+      auto got = socket->receive_wait(buffer, std::chrono::milliseconds(50));
+      if (got && *got) (void)socket->send_to((*got)->from, reply);
+    }
+  });
+  scenario::UdpTarget target(socket->local_address(), true);
+  scenario::RunOptions options;
+  options.jobs = 2;
+  options.seed = 6;
+  options.include = {"rfc1350.end.*"};
+  const auto run = scenario::run_catalogue(catalogue(), target, options);
+  stop = true;
+  garbage.join();
+  EXPECT_TRUE(run.target.alive);
+  bool noted = false;
+  for (const auto& n : run.target.notes) noted = noted || n.find("not DATA 1") != std::string::npos;
+  EXPECT_TRUE(noted);
+  auto sanity = std::find_if(run.results.begin(), run.results.end(), [](const auto& r) { return r.id == "sanity.rrq-small-file#first"; });
+  ASSERT_NE(sanity, run.results.end());
+  EXPECT_EQ(sanity->verdict, report::Verdict::kFail) << sanity->reason;
+  bool evidence = false;
+  for (const auto& e : sanity->evidence) evidence = evidence || (e.direction == "received" && e.size == 4);
+  EXPECT_TRUE(evidence) << "the datagram it sent is the evidence";
+  for (const auto& r : run.results) {
+    if (r.id.rfind("sanity", 0) == 0) continue;
+    EXPECT_EQ(r.reason.find("did not answer"), std::string::npos) << r.reason;
+  }
+}
+
+}  // namespace
+}  // namespace tftp
