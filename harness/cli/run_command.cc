@@ -79,6 +79,7 @@ std::string catalogue_digest(const std::string& dir, size_t count) {
 void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose) {
   std::fprintf(out, "  %-5s %-58s %8.1f ms\n", std::string(report::verdict_name(r.verdict)).c_str(), r.id.c_str(), r.duration_ms);
   if (r.verdict == report::Verdict::kPass) return;
+  if (!r.decided_by.empty()) std::fprintf(out, "        [%s]\n", r.decided_by.c_str());
   std::fprintf(out, "        %s\n", r.reason.c_str());
   if (!r.expected.empty()) std::fprintf(out, "        expected: %s\n", r.expected.c_str());
   if (!r.observed.empty()) std::fprintf(out, "        observed: %s\n", r.observed.c_str());
@@ -88,6 +89,31 @@ void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose)
                 e.to.c_str(), e.packet.c_str());
   }
   std::fflush(out);
+}
+
+// What a reader needs first: whether the verdicts can be trusted at all (a dead target, an
+// interruption, set-up problems), then what discovery measured, then the run-wide findings.
+void print_run_summary(std::FILE* out, const report::RunReport& report) {
+  const auto& t = report.target;
+  if (report.target_died_after) {
+    std::fprintf(out, "THE TARGET STOPPED ANSWERING after %s: the scenarios after it are errors, not verdicts\n",
+                 report.target_died_after->c_str());
+  }
+  if (report.interrupted) std::fprintf(out, "interrupted: the report holds what finished\n");
+  for (const auto& f : t.fixtures) {
+    if (f.status != "ok") std::fprintf(out, "fixture %s is %s: %s\n", f.name.c_str(), f.status.c_str(), f.detail.c_str());
+  }
+  std::fprintf(out, "target: %s, %s; capabilities: ", t.address.c_str(), t.alive ? "alive" : "NOT ANSWERING");
+  for (const auto& c : t.capabilities) std::fprintf(out, "%s ", c.c_str());
+  std::fprintf(out, "; retransmission timeout %.0f ms (mid-transfer %.0f ms); round trip %.2f ms (jitter %.2f ms, %d samples)\n",
+               t.rto_ms, t.srto_ms, t.path.rtt_ms, t.path.jitter_ms, t.path.samples);
+  for (const auto& n : t.notes) std::fprintf(out, "note: %s\n", n.c_str());
+  if (!report.findings.empty()) std::fprintf(out, "findings seen along the way (one per rule and cause):\n");
+  for (const auto& f : report.findings) {
+    std::fprintf(out, "  %-5s %s (%s) in %zu scenario%s, first %s\n        %s\n",
+                 std::string(report::verdict_name(f.verdict)).c_str(), f.finding.id.c_str(), f.finding.citation.c_str(),
+                 f.scenarios.size(), f.scenarios.size() == 1 ? "" : "s", f.first_seen_in.c_str(), f.finding.message.c_str());
+  }
 }
 
 std::string join(const std::vector<std::string>& globs, const std::string& prefix) {
@@ -184,7 +210,8 @@ RunOutcome run_interruptible(const std::vector<scenario::Scenario>& catalogue, s
     r.results.push_back(std::move(u));
   }
   std::stable_sort(r.results.begin(), r.results.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-  r.summary = report::summarize(r.results);
+  report::collect_findings(r.results, r.findings);
+  r.summary = report::summarize(r.results, r.findings);
   r.duration_ms = to_ms(real_now() - started);
   return out;
 }
@@ -309,20 +336,14 @@ int run(const RunFlags& f, const std::string& command) {
   for (const auto& e : f.exclude) report.selection.push_back("!" + e);
   if (f.slow) report.selection.push_back("group:slow");
 
-  const auto& t = report.target;
-  std::fprintf(human, "target: %s, %s; capabilities: ", t.address.c_str(), t.alive ? "alive" : "NOT ANSWERING");
-  for (const auto& c : t.capabilities) std::fprintf(human, "%s ", c.c_str());
-  std::fprintf(human, "; retransmission timeout %.0f ms (mid-transfer %.0f ms)\n", t.rto_ms, t.srto_ms);
-  for (const auto& n : t.notes) std::fprintf(human, "note: %s\n", n.c_str());
-  if (report.target_died_after) std::fprintf(human, "THE TARGET STOPPED ANSWERING after %s\n", report.target_died_after->c_str());
-  if (report.interrupted) std::fprintf(human, "interrupted: the report holds what finished\n");
+  print_run_summary(human, report);
   int code = kExitOk;
   const auto& s = report.summary;
   if (report.interrupted) {
     code = interrupted_exit_code();
-  } else if (s.fail > 0) {
+  } else if (s.fail > 0 || s.findings_fail > 0) {
     code = kExitFailure;
-  } else if (s.error > 0 || !t.alive) {
+  } else if (s.error > 0 || !report.target.alive) {
     code = kExitUsage;
   }
   if (f.json) {
@@ -336,9 +357,10 @@ int run(const RunFlags& f, const std::string& command) {
       std::fprintf(human, "report: %s\n", f.json->c_str());
     }
   }
-  std::fprintf(human, "summary: %d pass, %d fail, %d warn, %d skip, %d error in %.2f s\n", s.pass, s.fail, s.warn,
-               s.skip, s.error, report.duration_ms / 1000);
-  std::fprintf(human, "%d passed, %d failed\n", s.pass, s.fail);
+  std::fprintf(human, "summary: %d pass, %d note, %d fail, %d warn, %d skip, %d error; run-wide findings: %d fail, %d warn, %d note; in %.2f s\n",
+               s.pass, s.note, s.fail, s.warn, s.skip, s.error, s.findings_fail, s.findings_warn, s.findings_note,
+               report.duration_ms / 1000);
+  std::fprintf(human, "%d passed, %d failed\n", s.pass + s.note, s.fail);
   std::fflush(stdout);
   std::fflush(stderr);
   // The run thread still holds the catalogue and the target: leave without destructors.
