@@ -355,7 +355,8 @@ struct Transfer::State {
         return unexpected(packet);
       case Phase::kSending:
         if (const auto* a = std::get_if<proto::Ack>(&packet)) return on_ack(now, a->block);
-        if (std::holds_alternative<proto::Oack>(packet) && acked == 0) return;  // duplicate OACK
+        // A client's duplicate OACK; a server never receives an OACK legitimately.
+        if (std::holds_alternative<proto::Oack>(packet) && acked == 0 && !requested.empty()) return;
         return unexpected(packet);
       case Phase::kReceiving:
         if (const auto* d = std::get_if<proto::Data>(&packet)) return on_data(now, *d);
@@ -377,6 +378,17 @@ struct Transfer::State {
 
   void on_first_reply(Instant now, const proto::Packet& packet) {
     if (const auto* o = std::get_if<proto::Oack>(&packet)) {
+      // RFC 2347: an OACK acknowledges options the client asked for, and a server that
+      // accepts none answers DATA 1 or ACK 0 instead. An empty OACK (which the lenient
+      // parser lets through) acknowledges nothing: "If the client rejects the OACK, it
+      // sends an ERROR packet, with error code 8, to the server and the transfer is
+      // terminated."
+      if (o->options.empty()) {
+        fail(OutcomeKind::kOptionRefused, static_cast<uint16_t>(ErrorCode::kOptionRefused),
+             requested.empty() ? "an OACK (with no option) answers a request that carried none (RFC 2347)"
+                               : "an OACK with no option acknowledges none of the requested options (RFC 2347)");
+        return;
+      }
       auto accepted = accept_oack(requested, o->options);
       if (!accepted) {
         fail(OutcomeKind::kOptionRefused, static_cast<uint16_t>(ErrorCode::kOptionRefused), accepted.error());

@@ -226,6 +226,8 @@ TEST(Transfer, ClientRefusesInvalidOackWithError8) {
       {"windowsize larger", {{"windowsize", "4"}}, {{"windowsize", "5"}}},
       {"windowsize zero", {{"windowsize", "4"}}, {{"windowsize", "0"}}},
       {"duplicated option", {{"blksize", "1024"}}, {{"blksize", "1024"}, {"BlkSize", "1024"}}},
+      // RFC 2347: an OACK acknowledges requested options; one that names none is rejected.
+      {"empty OACK", {{"blksize", "1024"}, {"tsize", "0"}}, {}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -256,6 +258,30 @@ TEST(Transfer, ClientWriteRefusesOackForOptionNotAsked) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(error_code_of(out[0].bytes), 8);
   EXPECT_EQ(t.outcome()->kind, OutcomeKind::kOptionRefused);
+}
+
+// An OACK with no option, in answer to a request with none (issue 7: a target answering
+// discovery this way) or to a WRQ with options: ERROR 8, never ACK 0 or DATA 1.
+TEST(Transfer, ClientRefusesEmptyOackWithError8) {
+  for (const bool write : {false, true}) {
+    for (const bool with_options : {false, true}) {
+      SCOPED_TRACE(std::string(write ? "WRQ" : "RRQ") + (with_options ? " with blksize" : " plain"));
+      std::vector<OwnedOption> opts;
+      if (with_options) opts.push_back({"blksize", "1024"});
+      Sink s;
+      auto t = write ? started_write(pattern(100), opts) : started_read(s, opts);
+      t.handle_datagram(kT0 + 5ms, kServerTid, Bytes{0, 6});
+      const auto out = drain(t);
+      ASSERT_EQ(out.size(), 1u);
+      EXPECT_EQ(out[0].to, kServerTid);
+      EXPECT_EQ(error_code_of(out[0].bytes), 8);
+      ASSERT_TRUE(t.outcome().has_value());
+      EXPECT_EQ(t.outcome()->kind, OutcomeKind::kOptionRefused);
+      EXPECT_NE(t.outcome()->message.find("no option"), std::string::npos) << t.outcome()->message;
+      EXPECT_TRUE(t.finished());
+      EXPECT_EQ(t.stats().blocks, 0u);
+    }
+  }
 }
 
 // ---- the server ignores options (RFC 2347) ---------------------------------------------------
@@ -646,7 +672,7 @@ TEST(Transfer, MalformedDatagramGetsError4) {
       Bytes{0, 4, 0},         // truncated ACK
       Bytes{0, 9, 0, 1},      // unknown opcode
       Bytes{0},               // one byte
-      Bytes{0, 6},            // empty OACK
+      Bytes{0, 6},            // empty OACK: parsed (lenient), and no client sends an OACK
   };
   for (const auto& m : malformed) {
     SCOPED_TRACE(proto::describe_datagram(m));
