@@ -29,9 +29,10 @@ struct Observation {
   std::vector<uint8_t> bytes;
 };
 
-// RFC 2119 level of the broken requirement: a MUST makes a scenario fail, a SHOULD warn.
-enum class Level { kMust, kShould, kInfo };
-std::string_view level_name(Level level);  // "MUST", "SHOULD", "INFO"
+// RFC 2119 level of the broken requirement: a MUST makes a scenario fail, a SHOULD warn;
+// a note records behaviour the RFCs only encourage or leave free (never a warn).
+enum class Level { kMust, kShould, kNote };
+std::string_view level_name(Level level);  // "MUST", "SHOULD", "NOTE"
 
 struct Finding {
   std::string id;           // stable, e.g. "tftp.rule.sorcerers_apprentice"
