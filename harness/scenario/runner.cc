@@ -1,5 +1,7 @@
 #include "scenario/runner.h"
 
+#include "common/hash.h"
+
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -184,11 +186,7 @@ bool probe_netascii(Target& target, uint64_t seed) {
   return ok;
 }
 
-uint64_t mix(uint64_t seed, const std::string& id) {
-  uint64_t h = seed ^ 1469598103934665603ull;
-  for (unsigned char c : id) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
+uint64_t mix(uint64_t seed, const std::string& id) { return fnv1a(id, seed ^ kFnv1aOffset); }
 
 std::string iso_now() {
   const auto now = std::chrono::system_clock::now();
