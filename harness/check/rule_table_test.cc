@@ -37,6 +37,13 @@ TEST(RuleTable, NoteIdsAreNotes) {
   }
 }
 
+TEST(RuleTable, EveryRuleHasACause) {
+  for (const RuleSpec& r : rule_table()) {
+    EXPECT_FALSE(r.cause.empty()) << r.id;
+    EXPECT_EQ(r.cause.find("t="), std::string_view::npos) << r.id << ": a cause carries no time";
+  }
+}
+
 TEST(RuleTable, EveryRuleLivesInTheFamilyFileNamed) {
   for (const RuleSpec& r : rule_table()) {
     const auto path = kCheckDir / std::string(r.family);

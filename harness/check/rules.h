@@ -40,6 +40,10 @@ struct Finding {
   std::string citation;     // e.g. "RFC 1123 §4.2.3.1"
   Level level;
   std::string message;      // what was seen, with block numbers and times
+  // Short, stable, without block numbers, times or ports (e.g. "resends DATA on a duplicate
+  // ACK"): one bug seen in many transfers or scenarios deduplicates by (id, cause).
+  std::string cause;
+  std::string category;     // "security" for anything served or written outside the root; else empty
   std::vector<size_t> evidence;  // indices into the observations
 };
 

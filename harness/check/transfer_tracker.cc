@@ -17,7 +17,8 @@ void RuleEngine::State::report(const RuleSpec& rule, const std::string& subject,
   std::sort(evidence.begin(), evidence.end());
   evidence.erase(std::unique(evidence.begin(), evidence.end()), evidence.end());
   out.push_back(Finding{std::string(rule.id), std::string(rule.requirement), std::string(rule.citation), rule.level,
-                        std::move(message), std::move(evidence)});
+                        std::move(message), std::string(rule.cause), std::string(rule.category),
+                        std::move(evidence)});
 }
 
 void RuleEngine::State::report(const RuleSpec& rule, const TransferState& t, std::string message, std::vector<size_t> evidence) {
