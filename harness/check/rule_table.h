@@ -85,6 +85,7 @@ inline constexpr RuleSpec kRolloverTo1{"tftp.note.rollover_to_1", "DF-ROLLOVER",
 
 // --- rules_sas.cc: RFC 1123 §4.2.3.1, the sender "must never resend the current DATA packet
 // on receipt of a duplicate ACK".
+inline constexpr RuleSpec kSorcererCount{"tftp.rule.sorcerers_apprentice_count", "T1123-SAS", "RFC 1123 §4.2.3.1", Level::kMust, "sends more DATA than the ACKs and its timer explain", "rules_sas.cc"};
 inline constexpr RuleSpec kSorcerer{"tftp.rule.sorcerers_apprentice", "T1123-SAS", "RFC 1123 §4.2.3.1", Level::kMust, "resends DATA on a duplicate ACK", "rules_sas.cc"};
 
 

@@ -49,6 +49,9 @@ void RuleEngine::observe(const Observation& observation) {
   }
 }
 
+void RuleEngine::set_timing(const PathTiming& timing) { s_->timing = timing; }
+const PathTiming& RuleEngine::timing() const { return s_->timing; }
+
 std::vector<Finding> RuleEngine::findings() const { return s_->out; }
 
 std::vector<Finding> RuleEngine::finish() {

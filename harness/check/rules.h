@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,15 @@ struct Observation {
 enum class Level { kMust, kShould, kNote };
 std::string_view level_name(Level level);  // "MUST", "SHOULD", "NOTE"
 
+// The path to the target as discovery measured it. Every grace or reaction window of the
+// engine derives from it (see transfer_tracker.h); absent values keep conservative defaults.
+struct PathTiming {
+  std::optional<Duration> rtt;     // round-trip time (median of several samples)
+  std::optional<Duration> jitter;  // its spread (e.g. mean absolute deviation)
+  std::optional<Duration> rto;     // the target's first-block retransmission timeout
+  std::optional<Duration> srto;    // its mid-transfer retransmission timeout
+};
+
 struct Finding {
   std::string id;           // stable, e.g. "tftp.rule.sorcerers_apprentice"
   std::string requirement;  // checklist id, e.g. "T1123-SAS"
@@ -55,6 +65,11 @@ class RuleEngine {
   ~RuleEngine();
   RuleEngine(RuleEngine&&) noexcept;
   RuleEngine& operator=(RuleEngine&&) noexcept;
+
+  // The measured path; call before the first observe(). Without it the engine assumes a
+  // nearby target with a timer of at least 200 ms.
+  void set_timing(const PathTiming& timing);
+  const PathTiming& timing() const;
 
   void observe(const Observation& observation);
   // Findings so far, each reported once. Call at any time; end-of-transfer rules

@@ -102,6 +102,7 @@ void RuleEngine::State::on_data(TransferState& t, size_t index, const proto::Dat
   t.data_seen = true;
   t.highest = abs;
   record_send(t, t.blocks[abs], true, index, d.payload, "");
+  ++t.data_sends;
   t.bytes += size;
   if (size < t.blksize) {
     t.final_block = abs;
@@ -159,7 +160,9 @@ void RuleEngine::State::on_data_resend(TransferState& t, size_t index, const pro
   }
   const SendRecord before = rec;
   check_sorcerer(t, index, d, block, before);
+  count_resend(t, index, block, before);
   record_send(t, rec, rec.sends == 0, index, d.payload, "DATA " + std::to_string(d.block));
+  ++t.data_sends;
 }
 
 void RuleEngine::State::on_server_ack(TransferState& t, size_t index, const proto::Ack& a) {
@@ -188,7 +191,7 @@ void RuleEngine::State::check_missing_final(const TransferState& t, Instant end)
   if (t.last_server_index && *t.last_server_index > a.first_index) return;  // the server did answer
   if (t.client_error && t.client_error_at < a.first_at + kPatience) return;
   const bool waited = end - a.first_at >= kPatience;
-  const bool repeated = a.count >= 2 && a.last_at - a.first_at >= kReaction;
+  const bool repeated = a.count >= 2 && a.last_at - a.first_at >= reaction();
   if (!waited && !repeated) return;
   report(kMissingFinal, t,
          "DATA " + std::to_string(t.wire(t.highest)) + " carried a full block (" +

@@ -14,16 +14,16 @@ void RuleEngine::State::after_termination(TransferState& t, size_t index, const 
   if (t.client_error && std::holds_alternative<proto::Ack>(p)) {
     const auto* a = std::get_if<proto::Ack>(&p);
     const Instant err_at = t.client_error_at;
-    bool reaction = t.last_server_index && only_input_since_last_send(t, *t.client_error) &&
-                    o.at - err_at <= kReaction;
-    if (reaction && !t.rrq) {
+    bool reacted = t.last_server_index && only_input_since_last_send(t, *t.client_error) &&
+                    o.at - err_at <= this->reaction();
+    if (reacted && !t.rrq) {
       // On a write the server ACKs anyway: a new block number, or a resend too early for a
       // timer, is the reaction to the ERROR.
       auto last = t.server_acks.empty() ? std::nullopt : std::optional<uint16_t>(last_server_ack(t));
       std::string why;
-      reaction = (last && *last != a->block) || (o.at - t.last_server_at) * 2 < timer_floor(t, &why);
+      reacted = (last && *last != a->block) || too_soon_for_timer(t, o.at - t.last_server_at, &why);
     }
-    if (reaction) {
+    if (reacted) {
       acked = true;
       report(kAckForError, t,
              "the client's " + proto::describe_datagram(obs[*t.client_error].bytes) + " at " + when(err_at) +
@@ -31,14 +31,14 @@ void RuleEngine::State::after_termination(TransferState& t, size_t index, const 
              {*t.client_error, index});
     }
   }
-  if (!acked && t.client_error && t.client_error_code != 5 && o.at - t.client_error_at > kGrace) {
+  if (!acked && t.client_error && t.client_error_code != 5 && o.at - t.client_error_at > grace()) {
     report(kSentAfterError, t,
            "the client ended the transfer with " + proto::describe_datagram(obs[*t.client_error].bytes) + " at " +
                when(t.client_error_at) + ", yet the server sent " + proto::describe(p) + " at " + when(o.at) + " (" +
                ms(o.at - t.client_error_at) + " later)",
            {*t.client_error, index});
   }
-  if (t.server_error && o.at - t.server_error_at > kGrace) {
+  if (t.server_error && o.at - t.server_error_at > grace()) {
     report(kSentAfterOwnError, t,
            "the server ended the transfer with " + proto::describe_datagram(obs[*t.server_error].bytes) + " at " +
                when(t.server_error_at) + ", yet sent " + proto::describe(p) + " at " + when(o.at),

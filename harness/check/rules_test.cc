@@ -115,6 +115,12 @@ const Finding* find(const std::vector<Finding>& findings, std::string_view id) {
     EXPECT_TRUE(found_.empty()) << dump(found_); \
   } while (0)
 
+#define EXPECT_CLEAN_FOUND(findings)             \
+  do {                                           \
+    auto found_ = (findings);                    \
+    EXPECT_TRUE(found_.empty()) << dump(found_); \
+  } while (0)
+
 #define EXPECT_ONLY(run, rule_id)                                   \
   do {                                                              \
     auto found_ = (run).verdicts();                                 \
@@ -442,6 +448,119 @@ TEST(RuleSorcerer, ResendRightAfterDuplicateAckIsReported) {
   ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.sorcerers_apprentice"}) << dump(found);
   EXPECT_EQ(found[0].citation, "RFC 1123 §4.2.3.1");
   EXPECT_EQ(found[0].evidence.size(), 4u);
+}
+
+// A whole download of 20 full blocks and a short one in which the client sends every ACK
+// twice. A SAS server answers each copy with a DATA (RFC 1123 §4.2.3.1's bug).
+std::vector<Finding> sas_download(const PathTiming* timing) {
+  Trace r;
+  if (timing) r.engine.set_timing(*timing);
+  r.ask(rrq("a.bin"));
+  r.wait(1ms);
+  for (uint16_t k = 1; k <= 21; ++k) {
+    const size_t n = k == 21 ? 100 : 512;
+    r.reply(data(k, n));
+    if (k > 1) {  // the answer to the duplicate of ACK k-1
+      r.wait(2ms);
+      r.send(ack(k - 1));
+      r.wait(100us);
+      r.reply(data(k, n));
+    }
+    r.wait(1ms);
+    r.send(ack(k));
+    r.wait(100us);
+  }
+  r.send(ack(21));
+  return r.verdicts();
+}
+
+TEST(RuleSorcerer, WholeDownloadWithDuplicatedAcksFailsASasServer) {
+  const PathTiming loopback{100us, 20us, 10ms, 10ms};
+  for (const PathTiming* timing : {static_cast<const PathTiming*>(nullptr), &loopback}) {
+    const auto found = sas_download(timing);
+    ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.sorcerers_apprentice"}) << dump(found);
+    EXPECT_EQ(found[0].cause, "resends DATA on a duplicate ACK");
+  }
+}
+
+// The same bug, with the duplicates hidden behind a stale ACK: no single resend follows only
+// a duplicate, but the count of DATA is more than the ACKs and the timer explain.
+TEST(RuleSorcerer, MoreDataThanAcksAndTimerExplainIsReported) {
+  Trace r;
+  r.engine.set_timing({100us, 20us, 10ms, 10ms});
+  r.ask(rrq("a.bin"));
+  r.wait(1ms);
+  for (uint16_t k = 1; k <= 6; ++k) {
+    r.reply(data(k, k == 6 ? 10 : 512));
+    r.wait(1ms);
+    if (k > 1) {
+      r.send(ack(k - 2));  // an old ACK
+      r.send(ack(k - 1));  // and a duplicate
+      r.wait(100us);
+      r.reply(data(k, k == 6 ? 10 : 512));
+      r.wait(1ms);
+    }
+    r.send(ack(k));
+    r.wait(100us);
+  }
+  const auto found = r.verdicts();
+  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.sorcerers_apprentice_count"}) << dump(found);
+  EXPECT_EQ(found[0].requirement, "T1123-SAS");
+}
+
+// A correct server (one DATA per ACK that moves the transfer on) whose timer fires `timer`
+// after each DATA, just after a late duplicate of the previous ACK. `shrink` is how much
+// shorter the gap looks than the timer (timestamp jitter). Returns the judged findings.
+std::vector<Finding> timer_after_late_duplicate(const PathTiming* timing, Duration timer, Duration shrink,
+                                                Duration owd) {
+  Trace r;
+  if (timing) r.engine.set_timing(*timing);
+  r.ask(rrq("a.bin"));
+  r.wait(owd);
+  for (uint16_t k = 1; k <= 21; ++k) {
+    const size_t n = k == 21 ? 100 : 512;
+    r.reply(data(k, n));
+    if (k > 1) {
+      r.wait(timer - shrink - 500us);
+      r.send(ack(k - 1));  // the late copy
+      r.wait(500us);
+      r.reply(data(k, n));  // the timer, not the copy
+    }
+    r.wait(2 * owd);
+    r.send(ack(k));
+    r.wait(2 * owd);
+  }
+  return r.verdicts();
+}
+
+TEST(RuleSorcerer, FastAdaptiveTimerIsNotMistakenForSas) {
+  const PathTiming measured{100us, 50us, 10ms, 10ms};  // srto 10 ms
+  EXPECT_CLEAN_FOUND(timer_after_late_duplicate(&measured, 10ms, 100us, 50us));
+  // Without the measurement the engine assumes a 200 ms timer: the test can tell.
+  EXPECT_FALSE(timer_after_late_duplicate(nullptr, 10ms, 100us, 50us).empty());
+}
+
+TEST(RuleSorcerer, DistantJitteryServerIsNotMistakenForSas) {
+  const PathTiming measured{25ms, 5ms, 100ms, 80ms};  // 20-30 ms away
+  EXPECT_CLEAN_FOUND(timer_after_late_duplicate(&measured, 80ms, 10ms, 12ms));
+  EXPECT_FALSE(timer_after_late_duplicate(nullptr, 80ms, 10ms, 12ms).empty());
+}
+
+TEST(RuleSorcerer, LoadedMachineIsNotMistakenForSas) {
+  // Both cores busy: the harness's copies go out late and the timestamps spread by ~2 ms.
+  const PathTiming measured{300us, 2ms, 30ms, 20ms};
+  EXPECT_CLEAN_FOUND(timer_after_late_duplicate(&measured, 20ms, 4ms, 150us));
+  EXPECT_FALSE(timer_after_late_duplicate(nullptr, 20ms, 4ms, 150us).empty());
+}
+
+TEST(RuleSorcerer, SameBugInTwoTransfersHasOneIdAndCause) {
+  const auto a = sas_download(nullptr);
+  const PathTiming loopback{100us, 20us, 10ms, 10ms};
+  const auto b = sas_download(&loopback);
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(std::make_pair(a[0].id, a[0].cause), std::make_pair(b[0].id, b[0].cause));
+  EXPECT_EQ(a[0].cause.find_first_of("0123456789"), std::string::npos);
 }
 
 TEST(RuleSorcerer, BackToBackDuplicateAcksAnsweredTwiceAreReported) {

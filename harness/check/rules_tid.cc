@@ -34,7 +34,7 @@ void RuleEngine::State::unattributed(size_t index, const proto::Packet& p) {
   auto c = clients.find(o.to);
   if (std::holds_alternative<proto::Ack>(p) && c != clients.end() && c->second.error_to_listen) {
     const Observation& e = obs[*c->second.error_to_listen];
-    if (o.at >= e.at && o.at - e.at <= kReaction) {
+    if (o.at >= e.at && o.at - e.at <= reaction()) {
       report(kAckForError, "listen " + o.to.to_string(),
              "the server answered the ERROR that " + o.to.to_string() + " sent to the listen port at " + when(e.at) +
                  " with " + proto::describe(p) + " at " + when(o.at),
@@ -55,16 +55,15 @@ void RuleEngine::State::check_stray_disturbance(const TransferState& t, size_t i
     if (!stray_indices.count(i)) return;  // the client said something: the ERROR may answer it
     stray = i;
   }
-  if (!stray || o.at - obs[*stray].at > kReaction) return;
+  if (!stray || o.at - obs[*stray].at > reaction()) return;
   std::string why;
-  const Duration floor = timer_floor(t, &why);
-  if ((o.at - t.last_server_at) * 2 >= floor) return;
+  if (!too_soon_for_timer(t, o.at - t.last_server_at, &why)) return;
   report(kStrayDisturbed, t,
          obs[*stray].from.to_string() + " (a stray TID) sent " + proto::describe_datagram(obs[*stray].bytes) +
              " at " + when(obs[*stray].at) + "; " + ms(o.at - obs[*stray].at) +
              " later the server ended the real transfer with " + proto::describe_datagram(o.bytes) + " at " +
              when(o.at) + ", with nothing from the client since its previous datagram at " +
-             when(t.last_server_at) + " (its timer is at least " + ms(floor) + ": " + why + ")",
+             when(t.last_server_at) + " (its timer is " + why + ")",
          {*t.last_server_index, *stray, index});
 }
 

@@ -37,11 +37,18 @@ std::span<const size_t> RuleEngine::State::inputs_since(const Address& server, s
   return std::span<const size_t>(it->second).subspan(from);
 }
 
-// A lower bound of the server's retransmission timer: the negotiated timeout, the shortest
-// timer-driven retransmission seen, else an assumed floor. `why` says which.
+// A lower bound of the server's retransmission timer: the shortest of the measured timeout
+// (first-block or mid-transfer), the negotiated one and the shortest timer-driven
+// retransmission seen, else an assumed floor. `why` says which.
 Duration RuleEngine::State::timer_floor(const TransferState& t, std::string* why) const {
   std::optional<Duration> floor;
-  if (t.timeout_s) {
+  const bool first_block = !t.data_seen || t.highest <= 1;
+  if (const auto& measured = first_block && timing.rto ? timing.rto : timing.srto) {
+    floor = *measured;
+    *why = "its measured " + std::string(first_block && timing.rto ? "first-block" : "mid-transfer") +
+           " timeout of " + ms(*measured);
+  }
+  if (t.timeout_s && (!floor || std::chrono::seconds(*t.timeout_s) < *floor)) {
     floor = std::chrono::seconds(*t.timeout_s);
     *why = "the negotiated timeout of " + std::to_string(*t.timeout_s) + " s";
   }
@@ -54,6 +61,13 @@ Duration RuleEngine::State::timer_floor(const TransferState& t, std::string* why
     *why = "an assumed minimum of " + ms(kAssumedTimerFloor);
   }
   return *floor;
+}
+
+bool RuleEngine::State::too_soon_for_timer(const TransferState& t, Duration gap, std::string* why) const {
+  const Duration floor = timer_floor(t, why);
+  if (!timing.srto && !timing.rto) return gap * 2 < floor;  // unmeasured: a wide margin
+  *why += " less a jitter allowance of " + ms(slack());
+  return gap < floor - slack();
 }
 
 TransferState* RuleEngine::State::find_pair(const Address& client, const Address& server) {
@@ -98,7 +112,9 @@ std::optional<SendRecord> RuleEngine::State::record_send(TransferState& t, SendR
   previous = rec;
   const auto& client = clients[t.client];
   const bool repeated_request = client.pending && client.pending->at > rec.last_at;
-  if (mark == rec.input_mark && !repeated_request) {
+  std::string why;
+  const bool credible = !(timing.srto || timing.rto) || !too_soon_for_timer(t, at - rec.last_at, &why);
+  if (mark == rec.input_mark && !repeated_request && credible) {
     const Duration interval = at - rec.last_at;
     t.retransmits.emplace_back(what, to_ms(interval));
     if (!min_timer || interval < *min_timer) min_timer = interval;
@@ -312,6 +328,7 @@ void RuleEngine::State::judge_end() {
   const Instant end = obs.back().at;
   for (auto& t : transfers) {
     check_missing_final(t, end);
+    check_sorcerer_count(t);
     if (!t.retransmits.empty()) {
       std::string list;
       size_t shown = 0;

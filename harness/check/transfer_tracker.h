@@ -27,12 +27,29 @@ namespace tftp::check {
 
 using proto::Opcode;
 
-// Packets already on their way when a peer's ERROR arrived are not held against the server.
+// Timing windows. Observation times are taken where the harness is (kernel receive
+// timestamps), accurate to about the path's jitter J; R is the measured round trip, S the
+// target's measured mid-transfer timeout (srto), S1 its first-block timeout (rto).
+//
+//   grace    = R + 2J + 1 ms    A datagram the server sent before our ERROR reached it arrives
+//                               at most one round trip after we sent the ERROR.
+//                               (default 100 ms)
+//   reaction = R + 4J + 50 ms   How soon after a stimulus a datagram counts as the server's
+//                               answer to it (50 ms for the server's own turnaround).
+//                               (default 200 ms)
+//   timer    = min(S, the negotiated timeout, the shortest timer-driven resend seen); S1
+//              for the first block. (default: 200 ms assumed, or what was seen)
+//   slack    = 4J + 1 ms        Both sends of a gap, and the measurement of S, are each off
+//                               by up to J: a resend is "sooner than the timer" only when
+//                               gap < timer - slack. Without a measured S the old margin
+//                               applies: gap < timer / 2.
+// A resend sooner than the timer could fire, with nothing but a duplicate ACK received
+// since, is the Sorcerer's Apprentice (RFC 1123 §4.2.3.1).
 inline constexpr Duration kGrace = std::chrono::milliseconds(100);
-// How soon after a stimulus a datagram must follow to count as the server's reaction to it.
 inline constexpr Duration kReaction = std::chrono::milliseconds(200);
-// With no other evidence of the server's retransmission timer, it is taken to be at least this.
 inline constexpr Duration kAssumedTimerFloor = std::chrono::milliseconds(200);
+inline constexpr Duration kServerTurnaround = std::chrono::milliseconds(50);
+inline constexpr Duration kStampSlack = std::chrono::milliseconds(1);
 // How long the client must visibly wait before a missing final block is reported.
 inline constexpr Duration kPatience = std::chrono::seconds(1);
 // How far back (in blocks, beyond two windows) a DATA still counts as a retransmission.
@@ -135,6 +152,14 @@ struct TransferState {
   uint64_t client_inputs = 0;
   std::optional<Instant> last_trigger_at;  // when the client sent the input behind the latest progress
 
+  // Sorcerer's Apprentice by count (rules_sas.cc): lockstep DATA resends that neither the
+  // server's timer nor a repeated request explains.
+  uint64_t unexplained_resends = 0;
+  size_t first_unexplained = 0;
+  size_t last_unexplained = 0;
+  uint64_t data_sends = 0;
+  bool sas_reported = false;
+
   std::vector<std::pair<std::string, double>> retransmits;  // timer-driven: what, interval in ms
 
   bool ended() const { return completed || client_error || server_error; }
@@ -169,6 +194,15 @@ void prune_oldest(Map& map, FirstIndex first_index) {
 
 struct RuleEngine::State {
   explicit State(Address l) : listen(std::move(l)) {}
+
+  PathTiming timing;
+  Duration jitter() const { return timing.jitter.value_or(Duration::zero()); }
+  Duration grace() const { return timing.rtt ? *timing.rtt + 2 * jitter() + kStampSlack : kGrace; }
+  Duration reaction() const { return timing.rtt ? *timing.rtt + 4 * jitter() + kServerTurnaround : kReaction; }
+  Duration slack() const { return 4 * jitter() + kStampSlack; }
+  // Whether a resend `gap` after the previous send of the same packet came sooner than the
+  // server's retransmission timer could have fired. `why` says what the timer is taken as.
+  bool too_soon_for_timer(const TransferState& t, Duration gap, std::string* why) const;
 
   Address listen;
   std::vector<Observation> obs;
@@ -292,6 +326,9 @@ struct RuleEngine::State {
   void check_sorcerer(TransferState& t, size_t index, const proto::Data& d, uint64_t block, const SendRecord& prev);
 
   void on_server_ack(TransferState& t, size_t index, const proto::Ack& a);
+  // rules_sas.cc: counts a lockstep DATA resend the timer cannot explain; judged at the end.
+  void count_resend(TransferState& t, size_t index, uint64_t block, const SendRecord& prev);
+  void check_sorcerer_count(TransferState& t);
 
   // --- 4. End of the observations ----------------------------------------------------------
 
