@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,9 +30,19 @@ struct Observation {
   std::vector<uint8_t> bytes;
 };
 
-// RFC 2119 level of the broken requirement: a MUST makes a scenario fail, a SHOULD warn.
-enum class Level { kMust, kShould, kInfo };
-std::string_view level_name(Level level);  // "MUST", "SHOULD", "INFO"
+// RFC 2119 level of the broken requirement: a MUST makes a scenario fail, a SHOULD warn;
+// a note records behaviour the RFCs only encourage or leave free (never a warn).
+enum class Level { kMust, kShould, kNote };
+std::string_view level_name(Level level);  // "MUST", "SHOULD", "NOTE"
+
+// The path to the target as discovery measured it. Every grace or reaction window of the
+// engine derives from it (see transfer_tracker.h); absent values keep conservative defaults.
+struct PathTiming {
+  std::optional<Duration> rtt;     // round-trip time (median of several samples)
+  std::optional<Duration> jitter;  // its spread (e.g. mean absolute deviation)
+  std::optional<Duration> rto;     // the target's first-block retransmission timeout
+  std::optional<Duration> srto;    // its mid-transfer retransmission timeout
+};
 
 struct Finding {
   std::string id;           // stable, e.g. "tftp.rule.sorcerers_apprentice"
@@ -39,9 +50,11 @@ struct Finding {
   std::string citation;     // e.g. "RFC 1123 §4.2.3.1"
   Level level;
   std::string message;      // what was seen, with block numbers and times
+  // Short, stable, without block numbers, times or ports (e.g. "resends DATA on a duplicate
+  // ACK"): one bug seen in many transfers or scenarios deduplicates by (id, cause).
+  std::string cause;
+  std::string category;     // "security" for anything served or written outside the root; else empty
   std::vector<size_t> evidence;  // indices into the observations
-  std::string cause;        // stable, no numbers: with `id`, what makes two sightings one bug
-  std::string category;     // "security" or empty
 };
 
 // Watches every transfer with one server. The target's well-known address (port 69 or
@@ -52,6 +65,11 @@ class RuleEngine {
   ~RuleEngine();
   RuleEngine(RuleEngine&&) noexcept;
   RuleEngine& operator=(RuleEngine&&) noexcept;
+
+  // The measured path; call before the first observe(). Without it the engine assumes a
+  // nearby target with a timer of at least 200 ms.
+  void set_timing(const PathTiming& timing);
+  const PathTiming& timing() const;
 
   void observe(const Observation& observation);
   // Findings so far, each reported once. Call at any time; end-of-transfer rules

@@ -84,7 +84,7 @@ struct Trace {
     auto all = engine.finish();
     std::vector<Finding> out;
     for (auto& f : all) {
-      if (f.level != Level::kInfo) out.push_back(std::move(f));
+      if (f.level != Level::kNote) out.push_back(std::move(f));
     }
     return out;
   }
@@ -112,6 +112,12 @@ const Finding* find(const std::vector<Finding>& findings, std::string_view id) {
 #define EXPECT_CLEAN(run)                    \
   do {                                       \
     auto found_ = (run).verdicts();          \
+    EXPECT_TRUE(found_.empty()) << dump(found_); \
+  } while (0)
+
+#define EXPECT_CLEAN_FOUND(findings)             \
+  do {                                           \
+    auto found_ = (findings);                    \
     EXPECT_TRUE(found_.empty()) << dump(found_); \
   } while (0)
 
@@ -208,9 +214,9 @@ TEST(RuleEngine, TimerRetransmissionsAreRecordedAsInfo) {
   r.send(ack(2));
   EXPECT_CLEAN(r);
   auto all = r.engine.finish();
-  const Finding* info = find(all, "tftp.info.retransmit_intervals");
+  const Finding* info = find(all, "tftp.note.retransmit_intervals");
   ASSERT_NE(info, nullptr) << dump(all);
-  EXPECT_EQ(info->level, Level::kInfo);
+  EXPECT_EQ(info->level, Level::kNote);
   EXPECT_NE(info->message.find("DATA 1 after 1000.0 ms, DATA 1 after 2000.0 ms"), std::string::npos) << info->message;
 }
 
@@ -277,7 +283,7 @@ TEST(RuleMalformed, ErrorWithoutTerminatorIsReported) {
   r.wait(1ms);
   r.reply(Bytes{0, 5, 0, 1, 'n', 'o', 'p', 'e'});
   auto found = r.verdicts();
-  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.malformed_from_server"}) << dump(found);
+  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.malformed_error"}) << dump(found);
   EXPECT_EQ(found[0].requirement, "T1350-ERR-FMT");
   EXPECT_NE(found[0].message.find("tftp.parse.unterminated_error_message"), std::string::npos) << found[0].message;
 }
@@ -292,8 +298,33 @@ TEST(RuleMalformed, AckWithTrailingBytesIsReportedOnce) {
   r.wait(1ms);
   r.reply(Bytes{0, 4, 0, 1, 0});
   auto found = r.verdicts();
-  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.malformed_from_server"}) << dump(found);
+  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.malformed_packet"}) << dump(found);
   EXPECT_NE(found[0].message.find("tftp.parse.trailing_bytes"), std::string::npos);
+}
+
+TEST(RuleMalformed, UnterminatedOackIsReported) {
+  Trace r;
+  r.ask(rrq("a.bin", {{"blksize", "1024"}}));
+  r.wait(1ms);
+  r.reply(Bytes{0, 6, 'b', 'l', 'k', 's', 'i', 'z', 'e', 0, '1', '0'});
+  EXPECT_ONLY_FOR(r, "tftp.rule.malformed_oack", "T2347-FMT");
+}
+
+TEST(RuleMalformed, DataDatagramLongerThanAnyBlockSizeIsReported) {
+  Trace r;
+  r.ask(rrq("a.bin", {{"blksize", "65464"}}));
+  r.wait(1ms);
+  r.reply(oack({{"blksize", "65464"}}));
+  r.send(ack(0));
+  r.reply(data(1, 65465));
+  EXPECT_ONLY_FOR(r, "tftp.rule.data_datagram_too_long", "T2348-RANGE");
+
+  Trace largest;  // the largest block RFC 2348 allows is fine
+  largest.ask(rrq("a.bin", {{"blksize", "65464"}}));
+  largest.reply(oack({{"blksize", "65464"}}));
+  largest.send(ack(0));
+  largest.download(65464 + 10, 65464);
+  EXPECT_CLEAN(largest);
 }
 
 TEST(RuleMalformed, WellFormedErrorIsNotReported) {
@@ -312,10 +343,10 @@ TEST(RuleListenPort, TransferServedFromWellKnownPortIsReported) {
   r.ask(rrq("a.bin"));
   r.wait(1ms);
   r.download(600);
-  auto found = r.verdicts();
-  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.reply_from_listen_port"}) << dump(found);
-  EXPECT_EQ(found[0].level, Level::kShould);
-  EXPECT_EQ(found[0].citation, "RFC 1350 §4");
+  auto all = r.verdicts();
+  ASSERT_EQ(ids(all), std::vector<std::string>{"tftp.rule.reply_from_listen_port"}) << dump(all);
+  EXPECT_EQ(all[0].level, Level::kShould);
+  EXPECT_EQ(all[0].citation, "RFC 1350 §4");
 }
 
 TEST(RuleListenPort, ErrorFromWellKnownPortIsNotReported) {
@@ -363,7 +394,7 @@ TEST(RuleLockstep, DataOneBeforeAckOfOackIsReported) {
   r.reply(oack({{"blksize", "1024"}}));
   r.wait(1ms);
   r.reply(data(1, 1024));
-  EXPECT_ONLY_FOR(r, "tftp.rule.lockstep_violation", "T2347-CLIENT-ACK0");
+  EXPECT_ONLY_FOR(r, "tftp.rule.data_before_oack_ack", "T2347-CLIENT-ACK0");
 }
 
 TEST(RuleLockstep, DataBeyondWindowIsReported) {
@@ -375,7 +406,7 @@ TEST(RuleLockstep, DataBeyondWindowIsReported) {
   r.reply(data(1, 512));
   r.reply(data(2, 512));
   r.reply(data(3, 512));  // a third block without an ACK
-  EXPECT_ONLY_FOR(r, "tftp.rule.lockstep_violation", "T7440-WINDOW");
+  EXPECT_ONLY_FOR(r, "tftp.rule.window_overrun", "T7440-WINDOW");
 }
 
 TEST(RuleLockstep, AckForABlockNotYetSentIsNotHeldAgainstServer) {
@@ -417,6 +448,119 @@ TEST(RuleSorcerer, ResendRightAfterDuplicateAckIsReported) {
   ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.sorcerers_apprentice"}) << dump(found);
   EXPECT_EQ(found[0].citation, "RFC 1123 §4.2.3.1");
   EXPECT_EQ(found[0].evidence.size(), 4u);
+}
+
+// A whole download of 20 full blocks and a short one in which the client sends every ACK
+// twice. A SAS server answers each copy with a DATA (RFC 1123 §4.2.3.1's bug).
+std::vector<Finding> sas_download(const PathTiming* timing) {
+  Trace r;
+  if (timing) r.engine.set_timing(*timing);
+  r.ask(rrq("a.bin"));
+  r.wait(1ms);
+  for (uint16_t k = 1; k <= 21; ++k) {
+    const size_t n = k == 21 ? 100 : 512;
+    r.reply(data(k, n));
+    if (k > 1) {  // the answer to the duplicate of ACK k-1
+      r.wait(2ms);
+      r.send(ack(k - 1));
+      r.wait(100us);
+      r.reply(data(k, n));
+    }
+    r.wait(1ms);
+    r.send(ack(k));
+    r.wait(100us);
+  }
+  r.send(ack(21));
+  return r.verdicts();
+}
+
+TEST(RuleSorcerer, WholeDownloadWithDuplicatedAcksFailsASasServer) {
+  const PathTiming loopback{100us, 20us, 10ms, 10ms};
+  for (const PathTiming* timing : {static_cast<const PathTiming*>(nullptr), &loopback}) {
+    const auto found = sas_download(timing);
+    ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.sorcerers_apprentice"}) << dump(found);
+    EXPECT_EQ(found[0].cause, "resends DATA on a duplicate ACK");
+  }
+}
+
+// The same bug, with the duplicates hidden behind a stale ACK: no single resend follows only
+// a duplicate, but the count of DATA is more than the ACKs and the timer explain.
+TEST(RuleSorcerer, MoreDataThanAcksAndTimerExplainIsReported) {
+  Trace r;
+  r.engine.set_timing({100us, 20us, 10ms, 10ms});
+  r.ask(rrq("a.bin"));
+  r.wait(1ms);
+  for (uint16_t k = 1; k <= 6; ++k) {
+    r.reply(data(k, k == 6 ? 10 : 512));
+    r.wait(1ms);
+    if (k > 1) {
+      r.send(ack(k - 2));  // an old ACK
+      r.send(ack(k - 1));  // and a duplicate
+      r.wait(100us);
+      r.reply(data(k, k == 6 ? 10 : 512));
+      r.wait(1ms);
+    }
+    r.send(ack(k));
+    r.wait(100us);
+  }
+  const auto found = r.verdicts();
+  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.sorcerers_apprentice_count"}) << dump(found);
+  EXPECT_EQ(found[0].requirement, "T1123-SAS");
+}
+
+// A correct server (one DATA per ACK that moves the transfer on) whose timer fires `timer`
+// after each DATA, just after a late duplicate of the previous ACK. `shrink` is how much
+// shorter the gap looks than the timer (timestamp jitter). Returns the judged findings.
+std::vector<Finding> timer_after_late_duplicate(const PathTiming* timing, Duration timer, Duration shrink,
+                                                Duration owd) {
+  Trace r;
+  if (timing) r.engine.set_timing(*timing);
+  r.ask(rrq("a.bin"));
+  r.wait(owd);
+  for (uint16_t k = 1; k <= 21; ++k) {
+    const size_t n = k == 21 ? 100 : 512;
+    r.reply(data(k, n));
+    if (k > 1) {
+      r.wait(timer - shrink - 500us);
+      r.send(ack(k - 1));  // the late copy
+      r.wait(500us);
+      r.reply(data(k, n));  // the timer, not the copy
+    }
+    r.wait(2 * owd);
+    r.send(ack(k));
+    r.wait(2 * owd);
+  }
+  return r.verdicts();
+}
+
+TEST(RuleSorcerer, FastAdaptiveTimerIsNotMistakenForSas) {
+  const PathTiming measured{100us, 50us, 10ms, 10ms};  // srto 10 ms
+  EXPECT_CLEAN_FOUND(timer_after_late_duplicate(&measured, 10ms, 100us, 50us));
+  // Without the measurement the engine assumes a 200 ms timer: the test can tell.
+  EXPECT_FALSE(timer_after_late_duplicate(nullptr, 10ms, 100us, 50us).empty());
+}
+
+TEST(RuleSorcerer, DistantJitteryServerIsNotMistakenForSas) {
+  const PathTiming measured{25ms, 5ms, 100ms, 80ms};  // 20-30 ms away
+  EXPECT_CLEAN_FOUND(timer_after_late_duplicate(&measured, 80ms, 10ms, 12ms));
+  EXPECT_FALSE(timer_after_late_duplicate(nullptr, 80ms, 10ms, 12ms).empty());
+}
+
+TEST(RuleSorcerer, LoadedMachineIsNotMistakenForSas) {
+  // Both cores busy: the harness's copies go out late and the timestamps spread by ~2 ms.
+  const PathTiming measured{300us, 2ms, 30ms, 20ms};
+  EXPECT_CLEAN_FOUND(timer_after_late_duplicate(&measured, 20ms, 4ms, 150us));
+  EXPECT_FALSE(timer_after_late_duplicate(nullptr, 20ms, 4ms, 150us).empty());
+}
+
+TEST(RuleSorcerer, SameBugInTwoTransfersHasOneIdAndCause) {
+  const auto a = sas_download(nullptr);
+  const PathTiming loopback{100us, 20us, 10ms, 10ms};
+  const auto b = sas_download(&loopback);
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(std::make_pair(a[0].id, a[0].cause), std::make_pair(b[0].id, b[0].cause));
+  EXPECT_EQ(a[0].cause.find_first_of("0123456789"), std::string::npos);
 }
 
 TEST(RuleSorcerer, BackToBackDuplicateAcksAnsweredTwiceAreReported) {
@@ -567,7 +711,7 @@ TEST(RuleOackValue, EchoOfTheClientsOwnTextIsNotBlamed) {
   Trace made_up;
   made_up.ask(rrq("a.bin", {{"timeout", "+5"}}));
   made_up.reply(oack({{"timeout", "0"}}));
-  EXPECT_ONLY(made_up, "tftp.rule.oack_value");
+  EXPECT_ONLY(made_up, "tftp.rule.oack_timeout_range");
 }
 
 // After block 65535 the wire number wraps; to 0 and to 1 are both accepted and recorded once.
@@ -590,7 +734,7 @@ TEST(RuleBlockSequence, RolloverToZeroIsInfo) {
   roll_over(0, r);
   EXPECT_CLEAN(r);
   auto all = r.engine.finish();
-  ASSERT_NE(find(all, "tftp.info.rollover_to_0"), nullptr) << dump(all);
+  ASSERT_NE(find(all, "tftp.note.rollover_to_0"), nullptr) << dump(all);
   EXPECT_EQ(all.size(), 1u) << dump(all);
 }
 
@@ -599,7 +743,7 @@ TEST(RuleBlockSequence, RolloverToOneIsInfo) {
   roll_over(1, r);
   EXPECT_CLEAN(r);
   auto all = r.engine.finish();
-  ASSERT_NE(find(all, "tftp.info.rollover_to_1"), nullptr) << dump(all);
+  ASSERT_NE(find(all, "tftp.note.rollover_to_1"), nullptr) << dump(all);
 }
 
 // --- end of transfer -----------------------------------------------------------------------
@@ -746,14 +890,14 @@ TEST(RuleOackValue, BlksizeLargerThanRequestedIsReported) {
   Trace r;
   r.ask(rrq("a.bin", {{"blksize", "1024"}}));
   r.reply(oack({{"blksize", "1025"}}));
-  EXPECT_ONLY_FOR(r, "tftp.rule.oack_value", "T2348-NEG");
+  EXPECT_ONLY_FOR(r, "tftp.rule.oack_blksize_above_request", "T2348-NEG");
 }
 
 TEST(RuleOackValue, BlksizeOutOfRangeIsReported) {
   Trace r;
   r.ask(rrq("a.bin", {{"blksize", "4"}}));
   r.reply(oack({{"blksize", "4"}}));
-  EXPECT_ONLY_FOR(r, "tftp.rule.oack_value", "T2348-RANGE");
+  EXPECT_ONLY_FOR(r, "tftp.rule.oack_blksize_range", "T2348-RANGE");
 }
 
 TEST(RuleOackValue, SmallerBlksizeIsAccepted) {
@@ -770,7 +914,7 @@ TEST(RuleOackValue, TimeoutMustBeEchoed) {
   Trace r;
   r.ask(rrq("a.bin", {{"timeout", "3"}}));
   r.reply(oack({{"timeout", "5"}}));
-  EXPECT_ONLY_FOR(r, "tftp.rule.oack_value", "T2349-TIMEOUT");
+  EXPECT_ONLY_FOR(r, "tftp.rule.oack_timeout_not_echoed", "T2349-TIMEOUT");
 
   Trace echo;
   echo.ask(rrq("a.bin", {{"timeout", "03"}}));
@@ -784,7 +928,14 @@ TEST(RuleOackValue, WindowsizeLargerThanRequestedIsReported) {
   Trace r;
   r.ask(rrq("a.bin", {{"windowsize", "4"}}));
   r.reply(oack({{"windowsize", "8"}}));
-  EXPECT_ONLY_FOR(r, "tftp.rule.oack_value", "T7440-RANGE");
+  EXPECT_ONLY_FOR(r, "tftp.rule.oack_windowsize_above_request", "T7440-RANGE");
+}
+
+TEST(RuleOackValue, WindowsizeZeroIsReported) {
+  Trace r;
+  r.ask(rrq("a.bin", {{"windowsize", "4"}}));
+  r.reply(oack({{"windowsize", "0"}}));
+  EXPECT_ONLY_FOR(r, "tftp.rule.oack_windowsize_range", "T7440-RANGE");
 }
 
 TEST(RuleOackValue, TsizeDifferentFromBytesSentIsReported) {
@@ -794,7 +945,7 @@ TEST(RuleOackValue, TsizeDifferentFromBytesSentIsReported) {
   r.send(ack(0));
   r.download(900);
   auto found = r.verdicts();
-  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.oack_value"}) << dump(found);
+  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.oack_tsize_wrong_size"}) << dump(found);
   EXPECT_EQ(found[0].requirement, "T2349-TSIZE-R");
   EXPECT_NE(found[0].message.find("tsize=1000 but the transfer carried 900 bytes"), std::string::npos);
 }
@@ -819,7 +970,7 @@ TEST(RuleOackValue, WriteTsizeMustBeEchoed) {
   Trace r;
   r.ask(wrq("up.bin", {{"tsize", "3000"}}));
   r.reply(oack({{"tsize", "0"}}));
-  EXPECT_ONLY_FOR(r, "tftp.rule.oack_value", "T2349-TSIZE-W");
+  EXPECT_ONLY_FOR(r, "tftp.rule.oack_tsize_not_echoed", "T2349-TSIZE-W");
 }
 
 // --- errors --------------------------------------------------------------------------------
@@ -828,9 +979,10 @@ TEST(RuleErrorCode, UndefinedCodeIsReported) {
   Trace r;
   r.ask(rrq("a.bin"));
   r.reply(error(42, "strange"));
-  auto found = r.verdicts();
-  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.rule.error_code_undefined"}) << dump(found);
-  EXPECT_EQ(found[0].level, Level::kShould);
+  EXPECT_CLEAN(r);  // no RFC word forbids it: a note
+  auto found = r.engine.findings();
+  ASSERT_EQ(ids(found), std::vector<std::string>{"tftp.note.error_code_undefined"}) << dump(found);
+  EXPECT_EQ(found[0].level, Level::kNote);
 
   Trace defined;
   defined.ask(rrq("a.bin", {{"blksize", "1"}}));
@@ -1045,7 +1197,7 @@ TEST(RuleStray, TimeoutErrorLongAfterStrayIsNotBlamedOnIt) {
 
 TEST(RuleStray, SinglePortServerIsNotBlamedForOtherClientsRequests) {
   Trace r;
-  r.server = r.listen;  // every transfer runs on port 69 (a SHOULD finding of its own)
+  r.server = r.listen;  // every transfer runs on port 69 (a finding of its own)
   const Address other = Address::loopback_v4(5001);
   r.ask(rrq("a.bin"));
   r.wait(1ms);
@@ -1085,9 +1237,9 @@ TEST(RuleStray, SilenceToStrayIsInfoForServerThatNeverAnswersStrays) {
   r.wait(2s);
   EXPECT_CLEAN(r);
   auto all = r.engine.finish();
-  const Finding* info = find(all, "tftp.info.stray_not_answered");
+  const Finding* info = find(all, "tftp.note.stray_not_answered");
   ASSERT_NE(info, nullptr) << dump(all);
-  EXPECT_EQ(info->level, Level::kInfo);
+  EXPECT_EQ(info->level, Level::kNote);
 }
 
 TEST(RuleStray, SilenceToOneStrayIsReportedWhenOthersAreAnswered) {
@@ -1132,7 +1284,7 @@ TEST(RuleRetransmission, WriteAcksResentOnTimerAreInfo) {
   r.upload(100);
   EXPECT_CLEAN(r);
   auto all = r.engine.finish();
-  const Finding* info = find(all, "tftp.info.retransmit_intervals");
+  const Finding* info = find(all, "tftp.note.retransmit_intervals");
   ASSERT_NE(info, nullptr) << dump(all);
   EXPECT_NE(info->message.find("ACK 0 after 1000.0 ms"), std::string::npos) << info->message;
 }

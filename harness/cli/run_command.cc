@@ -17,6 +17,7 @@
 #include "client/client.h"
 #include "report/json_report.h"
 #include "scenario/fixtures.h"
+#include "common/hash.h"
 #include "scenario/loader.h"
 #include "scenario/reference_faults.h"
 #include "scenario/runner.h"
@@ -59,7 +60,7 @@ std::string shell_quote(const std::string& s) {
 }
 
 std::string catalogue_digest(const std::string& dir, size_t count) {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = kFnv1aOffset;
   std::vector<std::filesystem::path> files;
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
     if (e.is_regular_file() && e.path().extension() == ".yaml") files.push_back(e.path());
@@ -69,7 +70,7 @@ std::string catalogue_digest(const std::string& dir, size_t count) {
     std::ifstream in(f, std::ios::binary);
     std::stringstream s;
     s << in.rdbuf();
-    for (unsigned char c : std::filesystem::relative(f, dir).string() + s.str()) h = (h ^ c) * 1099511628211ull;
+    h = fnv1a(std::filesystem::relative(f, dir).string() + s.str(), h);
   }
   char buf[48];
   std::snprintf(buf, sizeof buf, "%zu-scenarios-%016llx", count, static_cast<unsigned long long>(h));

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <set>
 
+#include "common/text.h"
+
 namespace tftp::engine {
 
 using proto::iequals;
 using proto::parse_decimal;
+using tftp::quote;
 
 namespace {
 
@@ -69,46 +72,102 @@ tl::expected<ServerNegotiation, Refusal> negotiate_as_server(proto::Opcode opcod
   return n;
 }
 
-tl::expected<TransferParams, std::string> accept_oack(const std::vector<proto::OwnedOption>& requested,
-                                                      const proto::OptionsView& oack) {
-  TransferParams p;
+std::string OackViolation::describe() const {
+  const std::string shown = "OACK " + quote(option) + "=" + quote(value);
+  const std::string req = requested.empty() ? std::string("not requested") : "requested " + quote(requested);
+  switch (problem) {
+    case OackProblem::kDuplicateOption: return shown + " names the option a second time";
+    case OackProblem::kUnrequestedOption: return shown + " carries an option the request did not ask for";
+    case OackProblem::kNotDecimal: return shown + " is not a decimal number (" + req + ")";
+    case OackProblem::kEchoedNotDecimal: return shown + " echoes the client's value, which is not a decimal number";
+    case OackProblem::kBlksizeRange: return shown + " is not a block size in 8..65464 (" + req + ")";
+    case OackProblem::kBlksizeAboveRequest: return shown + " is larger than the " + req;
+    case OackProblem::kTimeoutRange: return shown + " is not a timeout in 1..255 s (" + req + ")";
+    case OackProblem::kTimeoutNotEchoed: return shown + " differs from the " + req + "; the server must echo it";
+    case OackProblem::kWindowsizeRange: return shown + " is not a window size in 1..65535 (" + req + ")";
+    case OackProblem::kWindowsizeAboveRequest: return shown + " is larger than the " + req;
+    case OackProblem::kTsizeNotDecimal: return shown + " is not a size in octets";
+    case OackProblem::kTsizeNotEchoed: return shown + " does not echo the " + req;
+  }
+  return shown;
+}
+
+OackReview review_oack(proto::Opcode opcode, const std::vector<proto::OwnedOption>& requested,
+                       const proto::OptionsView& oack) {
+  OackReview r;
   std::vector<std::string> seen;
-  auto requested_value = [&](std::string_view name) -> const proto::OwnedOption* {
-    for (const auto& r : requested) {
-      if (iequals(r.name, name)) return &r;
-    }
-    return nullptr;
-  };
   for (const proto::Option o : oack) {
-    if (seen_before(seen, o.name)) return tl::unexpected("OACK names option '" + std::string(o.name) + "' twice");
-    const auto* asked = requested_value(o.name);
-    if (asked == nullptr) {
-      return tl::unexpected("OACK carries option '" + std::string(o.name) + "' that was not requested (RFC 2347)");
+    auto violation = [&](OackProblem problem, std::string_view asked) {
+      r.violations.push_back({problem, std::string(o.name), std::string(o.value), std::string(asked)});
+    };
+    if (seen_before(seen, o.name)) {
+      violation(OackProblem::kDuplicateOption, "");
+      continue;
+    }
+    std::vector<std::string_view> asked;
+    for (const auto& q : requested) {
+      if (iequals(q.name, o.name)) asked.push_back(q.value);
+    }
+    if (asked.empty()) {
+      violation(OackProblem::kUnrequestedOption, "");
+      continue;
     }
     const auto value = parse_decimal(o.value);
-    const auto asked_value = parse_decimal(asked->value);
-    if (!value) return tl::unexpected("OACK value '" + std::string(o.value) + "' of " + std::string(o.name) + " is not a decimal number");
-    if (iequals(o.name, proto::kBlksize)) {
-      if (!proto::blksize_in_range(*value) || (asked_value && *value > *asked_value)) {
-        return tl::unexpected("OACK blksize " + std::string(o.value) + " is outside 8..requested (RFC 2348)");
+    std::optional<uint64_t> asked_max;
+    bool asked_matches = false;
+    for (auto a : asked) {
+      if (auto v = parse_decimal(a)) {
+        asked_max = std::max(asked_max.value_or(0), *v);
+        if (value && *v == *value) asked_matches = true;
       }
-      p.blksize = static_cast<size_t>(*value);
-    } else if (iequals(o.name, proto::kTimeout)) {
-      if (!asked_value || *value != *asked_value) {
-        return tl::unexpected("OACK timeout " + std::string(o.value) + " differs from the requested " + asked->value + " (RFC 2349)");
-      }
-      p.fixed_timeout = std::chrono::seconds(*value);
-    } else if (iequals(o.name, proto::kTsize)) {
-      p.tsize = *value;
-    } else if (iequals(o.name, proto::kWindowsize)) {
-      if (!proto::windowsize_in_range(*value) || (asked_value && *value > *asked_value)) {
-        return tl::unexpected("OACK windowsize " + std::string(o.value) + " is outside 1..requested (RFC 7440)");
-      }
-      p.windowsize = static_cast<uint16_t>(*value);
     }
-    // Options the client requested but does not know are accepted as echoed.
+    if (!value && std::find(asked.begin(), asked.end(), o.value) != asked.end()) {
+      violation(OackProblem::kEchoedNotDecimal, asked.front());
+      continue;
+    }
+    if (iequals(o.name, proto::kBlksize)) {
+      if (!value || !proto::blksize_in_range(*value)) {
+        violation(OackProblem::kBlksizeRange, asked.front());
+      } else if (asked_max && *value > *asked_max) {
+        violation(OackProblem::kBlksizeAboveRequest, asked.front());
+      }
+      if (value && *value > 0) r.params.blksize = static_cast<size_t>(*value);
+    } else if (iequals(o.name, proto::kTimeout)) {
+      if (!value || !proto::timeout_in_range(*value)) {
+        violation(OackProblem::kTimeoutRange, asked.front());
+      } else {
+        if (asked_max && !asked_matches) violation(OackProblem::kTimeoutNotEchoed, asked.front());
+        r.params.fixed_timeout = std::chrono::seconds(*value);
+      }
+    } else if (iequals(o.name, proto::kWindowsize)) {
+      if (!value || !proto::windowsize_in_range(*value)) {
+        violation(OackProblem::kWindowsizeRange, asked.front());
+      } else {
+        if (asked_max && *value > *asked_max) violation(OackProblem::kWindowsizeAboveRequest, asked.front());
+        r.params.windowsize = static_cast<uint16_t>(*value);
+      }
+    } else if (iequals(o.name, proto::kTsize)) {
+      if (!value) {
+        violation(OackProblem::kTsizeNotDecimal, asked.front());
+      } else {
+        if (opcode == proto::Opcode::kWrq && asked_max && !asked_matches) {
+          violation(OackProblem::kTsizeNotEchoed, asked.front());
+        }
+        r.params.tsize = *value;
+      }
+    } else if (!value) {
+      // An option the client requested but does not know: accepted as echoed, if a number.
+      violation(OackProblem::kNotDecimal, asked.front());
+    }
   }
-  return p;
+  return r;
+}
+
+tl::expected<TransferParams, std::string> accept_oack(const std::vector<proto::OwnedOption>& requested,
+                                                      const proto::OptionsView& oack) {
+  OackReview r = review_oack(proto::Opcode::kRrq, requested, oack);
+  if (!r.violations.empty()) return tl::unexpected(r.violations.front().describe());
+  return r.params;
 }
 
 }  // namespace tftp::engine

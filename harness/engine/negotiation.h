@@ -51,6 +51,44 @@ tl::expected<ServerNegotiation, Refusal> negotiate_as_server(proto::Opcode opcod
                                                              std::optional<uint64_t> file_size,
                                                              const ServerLimits& limits);
 
+// What can be wrong with a server's OACK, judged against the request it answers. The one
+// home of OACK validation: the harness client (accept_oack) and the rule engine
+// (check/rules_oack.cc) both call review_oack.
+enum class OackProblem {
+  kDuplicateOption,          // RFC 2347: an option appears once
+  kUnrequestedOption,        // RFC 2347: "must not include ... any option which had not been specifically requested"
+  kNotDecimal,               // a value the client cannot read as a number (not the client's own text)
+  kEchoedNotDecimal,         // the client's own non-decimal text echoed back: not the server's fault
+  kBlksizeRange,             // RFC 2348: 8..65464
+  kBlksizeAboveRequest,      // RFC 2348: "must be less than or equal to" the requested value
+  kTimeoutRange,             // RFC 2349: 1..255
+  kTimeoutNotEchoed,         // RFC 2349: "must match the value specified by the client"
+  kWindowsizeRange,          // RFC 7440 §3: 1..65535
+  kWindowsizeAboveRequest,   // RFC 7440 §3: "MUST be less than or equal to" the requested value
+  kTsizeNotDecimal,          // RFC 2349: a size in octets
+  kTsizeNotEchoed,           // RFC 2349: a WRQ's OACK echoes the client's tsize
+};
+
+struct OackViolation {
+  OackProblem problem;
+  std::string option;     // the name as the OACK spells it
+  std::string value;      // the value the OACK carries
+  std::string requested;  // the (first) value the request carried for it, if any
+  std::string describe() const;  // e.g. OACK "blksize"="70000" is not a block size in 8..65464 (requested "1024")
+};
+
+struct OackReview {
+  // What the transfer runs with as the OACK announces it (values out of range included,
+  // so a checker can judge the DATA that follows by what was announced).
+  TransferParams params;
+  std::vector<OackViolation> violations;  // in the order of the OACK's options
+};
+
+// Judges a server's OACK against the options of the request it answers. A request may
+// (wrongly) repeat an option: a value is checked against any of the requested ones.
+OackReview review_oack(proto::Opcode opcode, const std::vector<proto::OwnedOption>& requested,
+                       const proto::OptionsView& oack);
+
 // Validates a server's OACK against what the client asked for. The error says why the
 // client must refuse it with ERROR 8 (RFC 2347).
 tl::expected<TransferParams, std::string> accept_oack(const std::vector<proto::OwnedOption>& requested,

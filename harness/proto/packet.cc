@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/text.h"
+
 namespace tftp::proto {
 namespace {
 
@@ -103,20 +105,7 @@ class Writer {
   std::optional<ParseErrc> error_;
 };
 
-std::string quoted(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  return out + "\"";
-}
+std::string quoted(std::string_view s) { return quote(s); }
 
 std::string describe_options(const OptionsView& options) {
   std::string out;

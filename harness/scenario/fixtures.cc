@@ -2,13 +2,14 @@
 
 #include <fstream>
 
+#include "common/hash.h"
+
 namespace tftp::scenario {
 
 namespace {
 
 std::vector<uint8_t> pattern(const std::string& name, uint64_t size) {
-  uint64_t x = 1469598103934665603ull;  // FNV-1a of the name seeds xorshift64
-  for (unsigned char c : name) x = (x ^ c) * 1099511628211ull;
+  uint64_t x = fnv1a(name);  // the name's hash seeds xorshift64
   std::vector<uint8_t> out(size);
   for (auto& b : out) {
     x ^= x << 13;

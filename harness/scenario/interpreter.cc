@@ -75,6 +75,8 @@ class Interpreter {
 
   report::ScenarioResult run() {
     result_ = result_header(sc_);
+    // Every timing window of the rule engine derives from the path discovery measured.
+    wire_.rules().set_timing({profile_.rtt, profile_.jitter, profile_.rto, profile_.srto});
     for (const Step& step : sc_.steps) {
       if (ended_) break;
       if (cancelled()) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -18,8 +19,8 @@ namespace tftp::scenario {
 struct TargetProfile {
   Duration rto = std::chrono::seconds(1);   // its first retransmission timeout (measured)
   Duration srto = std::chrono::seconds(1);  // its timeout mid-transfer (measured; see Wait)
-  Duration rtt = std::chrono::milliseconds(1);  // median round trip (measured)
-  Duration jitter{};                         // spread of the round-trip samples
+  std::optional<Duration> rtt;     // median round trip (measured; nullopt: no sample)
+  std::optional<Duration> jitter;  // spread of the round-trip samples
   Duration resolve(const Wait& w) const { return w.resolve(rto, srto); }
   std::set<std::string> capabilities;      // write, options, blksize, windowsize, tsize, timeout, netascii
   std::map<std::string, std::string> fixture_problems;  // fixture -> "missing (...)", "different (...)"

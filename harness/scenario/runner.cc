@@ -1,5 +1,7 @@
 #include "scenario/runner.h"
 
+#include "common/hash.h"
+
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -277,11 +279,7 @@ std::vector<report::FixtureCheck> verify_fixtures(Target& target, const std::vec
   return out;
 }
 
-uint64_t mix(uint64_t seed, const std::string& id) {
-  uint64_t h = seed ^ 1469598103934665603ull;
-  for (unsigned char c : id) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
+uint64_t mix(uint64_t seed, const std::string& id) { return fnv1a(id, seed ^ kFnv1aOffset); }
 
 std::string iso_now() {
   const auto now = std::chrono::system_clock::now();
@@ -480,13 +478,14 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
                              ": write the fixtures with `tftpspec fixtures DIR` into the target's root, or run with --root DIR");
     }
     const double trips = round_trips(s, profile);
-    const Duration estimate = std::chrono::duration_cast<Duration>(profile.rtt * trips);
+    const Duration rtt = profile.rtt.value_or(std::chrono::milliseconds(1));
+    const Duration estimate = std::chrono::duration_cast<Duration>(rtt * trips);
     if (estimate > s.deadline && !(options.include_slow && s.slow)) {
       auto r = result_header(s);
       r.verdict = Verdict::kSkip;
       char text[160];
       std::snprintf(text, sizeof text, "about %.0f round trips: %.1f min at the measured %.1f ms, over its %.0f s budget; --slow runs it",
-                    trips, to_seconds(estimate) / 60, to_ms(profile.rtt), to_seconds(s.deadline));
+                    trips, to_seconds(estimate) / 60, to_ms(rtt), to_seconds(s.deadline));
       r.reason = text;
       return r;
     }

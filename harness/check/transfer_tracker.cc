@@ -1,0 +1,351 @@
+#include "check/transfer_tracker.h"
+
+#include "common/hash.h"
+#include "common/text.h"
+
+namespace tftp::check {
+
+using namespace rule;
+
+std::string RuleEngine::State::label(const TransferState& t) const {
+  return std::string(proto::opcode_name(t.request.opcode)) + " " + quote(t.request.filename) + " (client " +
+         t.client.to_string() + ", server TID " + t.server.to_string() + ")";
+}
+
+void RuleEngine::State::report(const RuleSpec& rule, const std::string& subject, std::string message, std::vector<size_t> evidence) {
+  if (!reported.insert(std::string(rule.id) + "|" + std::string(rule.requirement) + "|" + subject).second) return;
+  std::sort(evidence.begin(), evidence.end());
+  evidence.erase(std::unique(evidence.begin(), evidence.end()), evidence.end());
+  out.push_back(Finding{std::string(rule.id), std::string(rule.requirement), std::string(rule.citation), rule.level,
+                        std::move(message), std::string(rule.cause), std::string(rule.category),
+                        std::move(evidence)});
+}
+
+void RuleEngine::State::report(const RuleSpec& rule, const TransferState& t, std::string message, std::vector<size_t> evidence) {
+  report(rule, "transfer " + std::to_string(t.id), label(t) + ": " + message, std::move(evidence));
+}
+
+size_t RuleEngine::State::input_mark(const Address& server) const {
+  auto it = inputs.find(server);
+  return it == inputs.end() ? 0 : it->second.size();
+}
+
+// The datagrams that reached `server` from mark `from` on.
+std::span<const size_t> RuleEngine::State::inputs_since(const Address& server, size_t from) const {
+  auto it = inputs.find(server);
+  if (it == inputs.end() || from >= it->second.size()) return {};
+  return std::span<const size_t>(it->second).subspan(from);
+}
+
+// A lower bound of the server's retransmission timer: the shortest of the measured timeout
+// (first-block or mid-transfer), the negotiated one and the shortest timer-driven
+// retransmission seen, else an assumed floor. `why` says which.
+Duration RuleEngine::State::timer_floor(const TransferState& t, std::string* why) const {
+  std::optional<Duration> floor;
+  const bool first_block = !t.data_seen || t.highest <= 1;
+  if (const auto& measured = first_block && timing.rto ? timing.rto : timing.srto) {
+    floor = *measured;
+    *why = "its measured " + std::string(first_block && timing.rto ? "first-block" : "mid-transfer") +
+           " timeout of " + ms(*measured);
+  }
+  if (t.timeout_s && (!floor || std::chrono::seconds(*t.timeout_s) < *floor)) {
+    floor = std::chrono::seconds(*t.timeout_s);
+    *why = "the negotiated timeout of " + std::to_string(*t.timeout_s) + " s";
+  }
+  if (min_timer && (!floor || *min_timer < *floor)) {
+    floor = *min_timer;
+    *why = "its shortest timer-driven retransmission seen, " + ms(*min_timer);
+  }
+  if (!floor) {
+    floor = kAssumedTimerFloor;
+    *why = "an assumed minimum of " + ms(kAssumedTimerFloor);
+  }
+  return *floor;
+}
+
+bool RuleEngine::State::too_soon_for_timer(const TransferState& t, Duration gap, std::string* why) const {
+  const Duration floor = timer_floor(t, why);
+  if (!timing.srto && !timing.rto) return gap * 2 < floor;  // unmeasured: a wide margin
+  *why += " less a jitter allowance of " + ms(slack());
+  return gap < floor - slack();
+}
+
+TransferState* RuleEngine::State::find_pair(const Address& client, const Address& server) {
+  auto it = by_pair.find({client, server});
+  return it == by_pair.end() ? nullptr : &transfers[it->second];
+}
+
+// The absolute block an earlier-or-equal wire number names, searching back a little.
+std::optional<uint64_t> RuleEngine::State::find_back(const TransferState& t, uint16_t wire, uint64_t lowest) {
+  for (uint64_t a = t.highest + 1; a-- > lowest;) {
+    if (t.wire(a) == wire) return a;
+  }
+  return std::nullopt;
+}
+
+uint64_t RuleEngine::State::search_floor(const TransferState& t) {
+  const uint64_t back = 2 * t.window + kSearchBack;
+  return t.highest > back ? t.highest - back : 0;
+}
+
+// A client ACK's absolute block (RRQ transfers).
+std::optional<uint64_t> RuleEngine::State::ack_block(const TransferState& t, uint16_t wire) {
+  if (!t.data_seen) return wire;  // ACK 0 of the OACK (or an ACK of a block not yet sent)
+  if (auto a = find_back(t, wire, search_floor(t))) return a;
+  const uint16_t top = t.wire(t.highest);
+  if (proto::wire_ahead(top, wire)) return t.highest + proto::wire_distance(top, wire);  // a block not sent yet
+  return std::nullopt;
+}
+
+// Records a send of a packet the server may retransmit; returns the previous send, if any.
+// A resend with nothing received by the server TID in between (and no repeated request)
+// is timer-driven: its interval is evidence of the retransmission timer (RFC 1123 §4.2.3.2).
+std::optional<SendRecord> RuleEngine::State::record_send(TransferState& t, SendRecord& rec, bool fresh, size_t index,
+                                      std::span<const uint8_t> bytes, const std::string& what) {
+  const Instant at = obs[index].at;
+  const size_t mark = input_mark(t.server);
+  std::optional<SendRecord> previous;
+  if (fresh) {
+    rec = SendRecord{index, index, at, 1, bytes.size(), fnv1a(bytes), mark};
+    return previous;
+  }
+  previous = rec;
+  const auto& client = clients[t.client];
+  const bool repeated_request = client.pending && client.pending->at > rec.last_at;
+  std::string why;
+  const bool credible = !(timing.srto || timing.rto) || !too_soon_for_timer(t, at - rec.last_at, &why);
+  if (mark == rec.input_mark && !repeated_request && credible) {
+    const Duration interval = at - rec.last_at;
+    t.retransmits.emplace_back(what, to_ms(interval));
+    if (!min_timer || interval < *min_timer) min_timer = interval;
+  }
+  rec.last_index = index;
+  rec.last_at = at;
+  ++rec.sends;
+  rec.input_mark = mark;
+  return previous;
+}
+
+void RuleEngine::State::on_client(size_t index) {
+  const Observation& o = obs[index];
+  auto packet = proto::parse(o.bytes, proto::Strictness::kLenient);
+  if (o.to == listen) {
+    inputs[listen].push_back(index);
+    if (packet) {
+      if (const auto* r = std::get_if<proto::Request>(&*packet)) return on_request(index, *r);
+    }
+    if (auto* t = find_pair(o.from, listen)) return client_on_transfer(*t, index, packet);
+    if (packet && is_error(*packet)) clients[o.from].error_to_listen = index;
+    return;
+  }
+  auto server = by_server.find(o.to);
+  if (server == by_server.end()) return;  // not a port the target has used
+  inputs[o.to].push_back(index);
+  if (auto* t = find_pair(o.from, o.to)) return client_on_transfer(*t, index, packet);
+  strays_by_pair[{o.from, o.to}].push_back(strays.size());
+  stray_indices.insert(index);
+  strays.push_back(Stray{index, o.at, o.from, o.to, packet && is_error(*packet), server->second.back()});
+}
+
+void RuleEngine::State::on_request(size_t index, const proto::Request& r) {
+  const Observation& o = obs[index];
+  ClientState& c = clients[o.from];
+  if (c.pending && c.pending->bytes == o.bytes) {
+    // A repeated request: it may open one more session (RFC 1350 §4's duplicated request).
+    ++c.unbound;
+    c.pending->index = index;
+    c.pending->at = o.at;
+    return;
+  }
+  c.pending = OwnedRequest{index, o.at, r.opcode, std::string(r.filename), r.mode, r.options.to_owned(), o.bytes};
+  c.unbound = 1;
+}
+
+void RuleEngine::State::client_on_transfer(TransferState& t, size_t index, const tl::expected<proto::Packet, proto::ParseError>& packet) {
+  const Observation& o = obs[index];
+  ++t.client_inputs;
+  if (!packet) return;
+  if (const auto* a = std::get_if<proto::Ack>(&*packet)) {
+    if (!t.rrq) return;
+    auto block = ack_block(t, a->block);
+    if (!block) return;
+    ClientRecord& rec = t.acks[*block];
+    if (rec.count++ == 0) {
+      rec.first_index = index;
+      rec.first_at = o.at;
+    }
+    rec.last_index = index;
+    rec.last_at = o.at;
+    if (static_cast<int64_t>(*block) > t.ack_max) t.ack_max = static_cast<int64_t>(*block);
+    if (t.final_block && *block == *t.final_block) t.completed = true;
+    while (t.acks.size() > 2 * t.window + kSearchBack && t.acks.begin()->first + 2 * t.window + kSearchBack < t.highest) {
+      t.acks.erase(t.acks.begin());
+    }
+  } else if (const auto* d = std::get_if<proto::Data>(&*packet)) {
+    if (t.rrq) return;
+    ClientRecord& rec = t.client_data[d->block];
+    if (rec.count++ == 0) {
+      rec.first_index = index;
+      rec.first_at = o.at;
+    }
+    rec.last_index = index;
+    rec.last_at = o.at;
+    if (d->payload.size() < t.blksize) t.client_final = d->block;
+    prune_oldest(t.client_data, [](const ClientRecord& r) { return r.first_index; });
+  } else if (const auto* e = std::get_if<proto::ErrorPacket>(&*packet)) {
+    // Only a well-formed ERROR surely ends the transfer; a malformed one may be ignored.
+    if (!t.client_error && proto::parse(o.bytes, proto::Strictness::kStrict)) {
+      t.client_error = index;
+      t.client_error_at = o.at;
+      t.client_error_code = e->code;
+    }
+  }
+}
+
+void RuleEngine::State::on_server(size_t index) {
+  const Observation& o = obs[index];
+  auto strict = proto::parse(o.bytes, proto::Strictness::kStrict);
+  if (!strict) check_malformed(index, strict.error());
+  auto packet = strict ? std::move(strict) : proto::parse(o.bytes, proto::Strictness::kLenient);
+  if (!packet) return;
+  check_error_code(index, *packet);
+  if (TransferState* t = attribute(index, *packet)) return server_on_transfer(*t, index, *packet);
+  unattributed(index, *packet);
+}
+
+// Which transfer a datagram from server TID S to client C belongs to; opens a transfer for
+// a pending request when S answers it. nullptr when it belongs to none.
+TransferState* RuleEngine::State::attribute(size_t index, const proto::Packet& p) {
+  const Observation& o = obs[index];
+  TransferState* t = find_pair(o.to, o.from);
+  auto c = clients.find(o.to);
+  // A request that may still open a session (it may have been sent twice before either
+  // answer came back: RFC 1350 §4's duplicated request).
+  const bool pending = c != clients.end() && c->second.unbound > 0 && c->second.pending;
+  if (!pending) return t;
+  if (t && !((t->ended() || !fits(*t, p)) && plausible_first(c->second.pending->opcode, p))) return t;
+  // A stray that the server answers as if it were a client is not a new transfer.
+  if (!t && first_stray(o.to, o.from) && live_transfer_on(o.from)) return nullptr;
+  return bind(index, c->second, p);
+}
+
+// The first stray datagram `who` sent to `server`, if any.
+const Stray* RuleEngine::State::first_stray(const Address& who, const Address& server) const {
+  auto it = strays_by_pair.find({who, server});
+  return it == strays_by_pair.end() ? nullptr : &strays[it->second.front()];
+}
+
+bool RuleEngine::State::live_transfer_on(const Address& server) const {
+  auto it = by_server.find(server);
+  if (it == by_server.end()) return false;
+  return std::any_of(it->second.begin(), it->second.end(), [&](size_t id) { return !transfers[id].ended(); });
+}
+
+bool RuleEngine::State::plausible_first(Opcode request, const proto::Packet& p) {
+  if (is_error(p) || std::holds_alternative<proto::Oack>(p)) return true;
+  if (request == Opcode::kRrq) {
+    const auto* d = std::get_if<proto::Data>(&p);
+    return d && d->block == 1;
+  }
+  const auto* a = std::get_if<proto::Ack>(&p);
+  return a && a->block == 0;
+}
+
+// Whether a datagram can continue transfer `t` (which has not ended).
+bool RuleEngine::State::fits(const TransferState& t, const proto::Packet& p) {
+  if (is_error(p)) return true;
+  if (std::holds_alternative<proto::Oack>(p)) return t.oack_index && !t.data_seen && t.client_data.empty();
+  if (const auto* d = std::get_if<proto::Data>(&p)) {
+    if (!t.rrq) return false;
+    if (!t.data_seen) return true;
+    if (find_back(t, d->block, search_floor(t))) return true;
+    return proto::wire_ahead(t.wire(t.highest), d->block);
+  }
+  if (std::holds_alternative<proto::Ack>(p)) return !t.rrq;
+  return false;
+}
+
+TransferState* RuleEngine::State::bind(size_t index, ClientState& c, const proto::Packet& p) {
+  const Observation& o = obs[index];
+  TransferState t;
+  t.id = transfers.size();
+  t.client = o.to;
+  t.server = o.from;
+  t.request = *c.pending;
+  t.rrq = t.request.opcode == Opcode::kRrq;
+  --c.unbound;
+  transfers.push_back(std::move(t));
+  TransferState& bound = transfers.back();
+  by_pair[{bound.client, bound.server}] = bound.id;
+  by_server[bound.server].push_back(bound.id);
+  if (o.from == listen && !is_error(p)) {
+    // An ERROR refusing a request from port 69 opens no connection; a transfer served from
+    // it uses no new TID.
+    report(kReplyFromListenPort, "listen",
+           "the server answered " + label(bound) + " with " + proto::describe(p) + " at " + when(o.at) +
+               " from its well-known port " + std::to_string(listen.port()) + " instead of a new TID",
+           {bound.request.index, index});
+  }
+  return &bound;
+}
+
+void RuleEngine::State::server_on_transfer(TransferState& t, size_t index, const proto::Packet& p) {
+  const Observation& o = obs[index];
+  if (const auto* e = std::get_if<proto::ErrorPacket>(&p)) {
+    on_server_error(t, index, *e);
+  } else {
+    after_termination(t, index, p);
+    if (const auto* oack = std::get_if<proto::Oack>(&p)) {
+      on_oack(t, index, *oack);
+    } else if (const auto* d = std::get_if<proto::Data>(&p)) {
+      if (t.rrq) on_data(t, index, *d);
+    } else if (const auto* a = std::get_if<proto::Ack>(&p)) {
+      if (!t.rrq) on_server_ack(t, index, *a);
+    }
+  }
+  t.last_server_index = index;
+  t.last_server_at = o.at;
+  t.last_server_mark = input_mark(t.server);
+}
+
+// Whether the only datagrams the server TID received since the server last sent on `t`
+// are `stimulus`; then what the server sends now reacts to it (or to a timer).
+bool RuleEngine::State::only_input_since_last_send(const TransferState& t, size_t stimulus) const {
+  auto since = inputs_since(t.server, t.last_server_mark);
+  return since.size() == 1 && since[0] == stimulus;
+}
+
+uint16_t RuleEngine::State::last_server_ack(const TransferState& t) {
+  auto best = t.server_acks.begin();
+  for (auto it = t.server_acks.begin(); it != t.server_acks.end(); ++it) {
+    if (it->second.last_index > best->second.last_index) best = it;
+  }
+  return best->first;
+}
+
+void RuleEngine::State::judge_end() {
+  if (obs.empty()) return;
+  const Instant end = obs.back().at;
+  for (auto& t : transfers) {
+    check_missing_final(t, end);
+    check_sorcerer_count(t);
+    if (!t.retransmits.empty()) {
+      std::string list;
+      size_t shown = 0;
+      for (const auto& [what, interval] : t.retransmits) {
+        if (shown++ == 12) {
+          list += ", ...";
+          break;
+        }
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.1f ms", interval);
+        list += (list.empty() ? "" : ", ") + (what.empty() ? std::string("DATA") : what) + " after " + buf;
+      }
+      report(kRetransmitIntervals, t,
+             "retransmissions with nothing received in between (timer-driven): " + list, {});
+    }
+  }
+  check_unanswered_strays();
+}
+
+}  // namespace tftp::check

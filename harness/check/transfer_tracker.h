@@ -1,0 +1,347 @@
+// The rule engine's state, shared by its files: transfer attribution and per-transfer state
+// (transfer_tracker.cc) and one file per rule family (rules_*.cc; rule_table.h lists which
+// rule lives where). Internal to harness/check/.
+//
+// Everything the engine knows is what the observations show, in order. A rule fires only
+// when the observations prove the server wrong whatever the client and the network did;
+// where a server timer could explain what was seen, the rule stays silent.
+#pragma once
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "check/rule_table.h"
+#include "check/rules.h"
+#include "proto/block_number.h"
+#include "proto/packet.h"
+
+namespace tftp::check {
+
+using proto::Opcode;
+
+// Timing windows. Observation times are taken where the harness is (kernel receive
+// timestamps), accurate to about the path's jitter J; R is the measured round trip, S the
+// target's measured mid-transfer timeout (srto), S1 its first-block timeout (rto).
+//
+//   grace    = R + 2J + 1 ms    A datagram the server sent before our ERROR reached it arrives
+//                               at most one round trip after we sent the ERROR.
+//                               (default 100 ms)
+//   reaction = R + 4J + 50 ms   How soon after a stimulus a datagram counts as the server's
+//                               answer to it (50 ms for the server's own turnaround).
+//                               (default 200 ms)
+//   timer    = min(S, the negotiated timeout, the shortest timer-driven resend seen); S1
+//              for the first block. (default: 200 ms assumed, or what was seen)
+//   slack    = 4J + 1 ms        Both sends of a gap, and the measurement of S, are each off
+//                               by up to J: a resend is "sooner than the timer" only when
+//                               gap < timer - slack. Without a measured S the old margin
+//                               applies: gap < timer / 2.
+// A resend sooner than the timer could fire, with nothing but a duplicate ACK received
+// since, is the Sorcerer's Apprentice (RFC 1123 §4.2.3.1).
+inline constexpr Duration kGrace = std::chrono::milliseconds(100);
+inline constexpr Duration kReaction = std::chrono::milliseconds(200);
+inline constexpr Duration kAssumedTimerFloor = std::chrono::milliseconds(200);
+inline constexpr Duration kServerTurnaround = std::chrono::milliseconds(50);
+inline constexpr Duration kStampSlack = std::chrono::milliseconds(1);
+// How long the client must visibly wait before a missing final block is reported.
+inline constexpr Duration kPatience = std::chrono::seconds(1);
+// How far back (in blocks, beyond two windows) a DATA still counts as a retransmission.
+inline constexpr uint64_t kSearchBack = 64;
+
+struct OwnedRequest {
+  size_t index = 0;
+  Instant at{};
+  Opcode opcode = Opcode::kRrq;
+  std::string filename;
+  proto::Mode mode = proto::Mode::kUnknown;
+  std::vector<proto::OwnedOption> options;
+  std::vector<uint8_t> bytes;
+};
+
+// Requests a client sent to the listen address that no server TID has answered yet.
+struct ClientState {
+  std::optional<OwnedRequest> pending;
+  int unbound = 0;  // how many more sessions the pending request may open (it may be repeated)
+  std::optional<size_t> error_to_listen;  // the last ERROR (not a request) sent to the listen port
+};
+
+// One packet the server sent (a DATA block, an ACK, the OACK) and its retransmissions.
+struct SendRecord {
+  size_t first_index = 0;
+  size_t last_index = 0;
+  Instant last_at{};
+  uint32_t sends = 0;
+  size_t size = 0;
+  uint64_t hash = 0;  // fnv1a of the bytes
+  size_t input_mark = 0;  // datagrams that had reached the server TID when it was last sent
+};
+
+// One block the client acknowledged (RRQ) or sent (WRQ).
+struct ClientRecord {
+  uint32_t count = 0;
+  size_t first_index = 0;
+  Instant first_at{};
+  size_t last_index = 0;
+  Instant last_at{};
+};
+
+struct Stray {
+  size_t index;
+  Instant at;
+  Address from;
+  Address to;
+  bool is_error;
+  size_t transfer;  // the transfer S was serving
+  bool answered = false;
+};
+
+struct TransferState {
+  size_t id = 0;
+  Address client;
+  Address server;
+  OwnedRequest request;
+  bool rrq = true;
+
+  // Negotiation (the first OACK).
+  std::optional<size_t> oack_index;
+  std::optional<SendRecord> oack_sends;
+  size_t blksize = proto::kDefaultBlockSize;
+  bool blksize_negotiated = false;
+  uint64_t window = 1;
+  std::optional<uint64_t> timeout_s;
+  std::optional<uint64_t> oack_tsize;
+
+  // The server sending DATA (RRQ). Block numbers are absolute; the wire carries them mod 2^16.
+  bool data_seen = false;
+  uint64_t highest = 0;
+  std::optional<uint16_t> rollover;  // block number after 65535, once seen
+  std::optional<uint64_t> final_block;
+  uint64_t bytes = 0;
+  bool sequence_broken = false;
+  bool sequence_gap = false;  // blocks skipped after the client acknowledged them unsent
+  std::map<uint64_t, SendRecord> blocks;
+  int64_t ack_max = -1;
+  std::map<uint64_t, ClientRecord> acks;
+
+  // The server receiving DATA (WRQ), by wire block number.
+  std::map<uint16_t, ClientRecord> client_data;
+  std::optional<uint16_t> client_final;
+  std::map<uint16_t, SendRecord> server_acks;
+
+  // Termination.
+  bool completed = false;
+  std::optional<size_t> client_error;
+  Instant client_error_at{};
+  uint16_t client_error_code = 0;
+  std::optional<size_t> server_error;  // the first
+  Instant server_error_at{};
+  std::optional<size_t> last_server_error;
+  uint64_t client_inputs_at_last_error = 0;
+
+  // Timing.
+  std::optional<size_t> last_server_index;
+  Instant last_server_at{};
+  size_t last_server_mark = 0;
+  uint64_t client_inputs = 0;
+  std::optional<Instant> last_trigger_at;  // when the client sent the input behind the latest progress
+
+  // Sorcerer's Apprentice by count (rules_sas.cc): lockstep DATA resends that neither the
+  // server's timer nor a repeated request explains.
+  uint64_t unexplained_resends = 0;
+  size_t first_unexplained = 0;
+  size_t last_unexplained = 0;
+  uint64_t data_sends = 0;
+  bool sas_reported = false;
+
+  std::vector<std::pair<std::string, double>> retransmits;  // timer-driven: what, interval in ms
+
+  bool ended() const { return completed || client_error || server_error; }
+  // The wire number of absolute block `abs`, with the wrap value this server used.
+  uint16_t wire(uint64_t abs) const { return proto::wire_block(abs, rollover.value_or(0)); }
+};
+
+std::string ms(Duration d);
+
+// Values requested for an option name; a request may (wrongly) repeat an option.
+std::vector<std::string_view> requested_values(const OwnedRequest& r, std::string_view name);
+
+inline bool is_error(const proto::Packet& p) { return std::holds_alternative<proto::ErrorPacket>(p); }
+
+// (client, server TID): the key of a transfer.
+using Pair = std::pair<Address, Address>;
+struct PairHash {
+  size_t operator()(const Pair& p) const { return p.first.hash() * 1000003u ^ p.second.hash(); }
+};
+
+// Bounds the per-block maps of a long transfer: drops the entry first seen longest ago.
+template <class Map, class FirstIndex>
+void prune_oldest(Map& map, FirstIndex first_index) {
+  constexpr size_t kKeep = 256;
+  if (map.size() <= kKeep) return;
+  auto oldest = map.begin();
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    if (first_index(it->second) < first_index(oldest->second)) oldest = it;
+  }
+  map.erase(oldest);
+}
+
+struct RuleEngine::State {
+  explicit State(Address l) : listen(std::move(l)) {}
+
+  PathTiming timing;
+  Duration jitter() const { return timing.jitter.value_or(Duration::zero()); }
+  Duration grace() const { return timing.rtt ? *timing.rtt + 2 * jitter() + kStampSlack : kGrace; }
+  Duration reaction() const { return timing.rtt ? *timing.rtt + 4 * jitter() + kServerTurnaround : kReaction; }
+  Duration slack() const { return 4 * jitter() + kStampSlack; }
+  // Whether a resend `gap` after the previous send of the same packet came sooner than the
+  // server's retransmission timer could have fired. `why` says what the timer is taken as.
+  bool too_soon_for_timer(const TransferState& t, Duration gap, std::string* why) const;
+
+  Address listen;
+  std::vector<Observation> obs;
+  std::vector<Finding> out;
+  std::set<std::string> reported;  // rule id + subject: each finding once
+  std::vector<TransferState> transfers;
+  std::unordered_map<Pair, size_t, PairHash> by_pair;          // (client, server TID) -> latest transfer
+  std::unordered_map<Address, std::vector<size_t>> by_server;  // server TID -> its transfers, in order
+  std::unordered_map<Address, ClientState> clients;
+  std::unordered_map<Address, std::vector<size_t>> inputs;  // every datagram sent to a server address
+  std::vector<Stray> strays;
+  std::unordered_map<Pair, std::vector<size_t>, PairHash> strays_by_pair;  // (stray, server TID) -> strays
+  std::unordered_set<size_t> stray_indices;                                // observations that were strays
+  std::optional<Duration> min_timer;  // shortest timer-driven retransmission interval seen
+  bool strays_answered_somewhere = false;
+
+  // --- helpers -------------------------------------------------------------------------------
+
+  Instant start() const { return obs.empty() ? Instant{} : obs.front().at; }
+  std::string when(Instant t) const { return "t=" + ms(t - start()); }
+
+  std::string label(const TransferState& t) const;
+
+  void report(const RuleSpec& rule, const std::string& subject, std::string message, std::vector<size_t> evidence);
+  void report(const RuleSpec& rule, const TransferState& t, std::string message, std::vector<size_t> evidence);
+
+  size_t input_mark(const Address& server) const;
+  // The datagrams that reached `server` from mark `from` on.
+  std::span<const size_t> inputs_since(const Address& server, size_t from) const;
+
+  // A lower bound of the server's retransmission timer: the negotiated timeout, the shortest
+  // timer-driven retransmission seen, else an assumed floor. `why` says which.
+  Duration timer_floor(const TransferState& t, std::string* why) const;
+
+  TransferState* find_pair(const Address& client, const Address& server);
+
+  // The absolute block an earlier-or-equal wire number names, searching back a little.
+  static std::optional<uint64_t> find_back(const TransferState& t, uint16_t wire, uint64_t lowest);
+  static uint64_t search_floor(const TransferState& t);
+
+  // A client ACK's absolute block (RRQ transfers).
+  static std::optional<uint64_t> ack_block(const TransferState& t, uint16_t wire);
+
+  // Records a send of a packet the server may retransmit; returns the previous send, if any.
+  // A resend with nothing received by the server TID in between (and no repeated request)
+  // is timer-driven: its interval is evidence of the retransmission timer (RFC 1123 §4.2.3.2).
+  std::optional<SendRecord> record_send(TransferState& t, SendRecord& rec, bool fresh, size_t index,
+                                        std::span<const uint8_t> bytes, const std::string& what);
+
+  // --- 3a. Datagrams to the target ---------------------------------------------------------
+
+  void on_client(size_t index);
+
+  void on_request(size_t index, const proto::Request& r);
+
+  void client_on_transfer(TransferState& t, size_t index, const tl::expected<proto::Packet, proto::ParseError>& packet);
+
+  // --- 3b. Datagrams from the target -------------------------------------------------------
+
+  void on_server(size_t index);
+  // rules_format.cc
+  void check_malformed(size_t index, const proto::ParseError& e);
+  void check_error_code(size_t index, const proto::Packet& p);
+
+  // Which transfer a datagram from server TID S to client C belongs to; opens a transfer for
+  // a pending request when S answers it. nullptr when it belongs to none.
+  TransferState* attribute(size_t index, const proto::Packet& p);
+
+  // The first stray datagram `who` sent to `server`, if any.
+  const Stray* first_stray(const Address& who, const Address& server) const;
+  bool live_transfer_on(const Address& server) const;
+
+  static bool plausible_first(Opcode request, const proto::Packet& p);
+
+  // Whether a datagram can continue transfer `t` (which has not ended).
+  static bool fits(const TransferState& t, const proto::Packet& p);
+
+  TransferState* bind(size_t index, ClientState& c, const proto::Packet& p);
+
+  // A datagram from the target that belongs to no transfer with its destination.
+  void unattributed(size_t index, const proto::Packet& p);
+
+  void server_on_transfer(TransferState& t, size_t index, const proto::Packet& p);
+
+  // Whether the only datagrams the server TID received since the server last sent on `t`
+  // are `stimulus`; then what the server sends now reacts to it (or to a timer).
+  bool only_input_since_last_send(const TransferState& t, size_t stimulus) const;
+
+  // DATA, ACK or OACK from the server on a transfer that has ended with an ERROR.
+  void after_termination(TransferState& t, size_t index, const proto::Packet& p);
+
+  static uint16_t last_server_ack(const TransferState& t);
+
+  void on_server_error(TransferState& t, size_t index, const proto::ErrorPacket& e);
+
+  // An ERROR to the real client right after a stray datagram, with nothing from the client
+  // and too soon for a timer, was caused by the stray.
+  void check_stray_disturbance(const TransferState& t, size_t index);
+
+  void on_oack(TransferState& t, size_t index, const proto::Oack& oack);
+
+
+  enum class Kind { kNew, kRetransmit, kStale, kJump };
+
+  // What a DATA block number is for the transfer: the next block, a resend of a recent one,
+  // an old one, or a jump forward.
+  Kind classify(TransferState& t, uint16_t wire, uint64_t* abs, std::optional<uint16_t>* rolled);
+
+  void on_data(TransferState& t, size_t index, const proto::Data& d);
+
+  // RFC 1350 §2 lockstep; RFC 7440 §4 windows; RFC 2347: DATA 1 after the OACK waits for ACK 0.
+  void check_window(TransferState& t, size_t index, uint64_t block);
+
+  void check_tsize(TransferState& t, size_t index);
+
+  void on_data_resend(TransferState& t, size_t index, const proto::Data& d, uint64_t block);
+
+  // RFC 1123 §4.2.3.1. In lockstep, DATA n+1 is resent only on timeout. A resend soon after a
+  // duplicate ACK n, with nothing else received, and far sooner than the server's timer, was
+  // caused by the duplicate ACK.
+  void check_sorcerer(TransferState& t, size_t index, const proto::Data& d, uint64_t block, const SendRecord& prev);
+
+  void on_server_ack(TransferState& t, size_t index, const proto::Ack& a);
+  // rules_sas.cc: counts a lockstep DATA resend the timer cannot explain; judged at the end.
+  void count_resend(TransferState& t, size_t index, uint64_t block, const SendRecord& prev);
+  void check_sorcerer_count(TransferState& t);
+
+  // --- 4. End of the observations ----------------------------------------------------------
+
+  void judge_end();
+
+  // RFC 1350 §6: a full last DATA, ACKed, then silence while the client visibly waits.
+  void check_missing_final(const TransferState& t, Instant end);
+
+  // RFC 1350 §4 (SHOULD): a stray gets an ERROR. A server whose sockets only receive from the
+  // peer (connect()) never sees strays; the RFC excuses that ("If the supporting protocols do
+  // not allow it, this particular error condition will not arise"). So silence is a SHOULD
+  // finding only for a server seen answering strays, and INFO otherwise.
+  void check_unanswered_strays();
+};
+
+}  // namespace tftp::check
