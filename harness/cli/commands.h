@@ -16,8 +16,16 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 
-// Set by SIGINT/SIGTERM; long-running commands poll it and stop cleanly.
+// Set by SIGINT/SIGTERM; long-running commands poll it and stop cleanly. A second signal
+// exits at once with 128 + its number.
 extern std::atomic<bool> g_interrupted;
+// The signal that set g_interrupted (SIGINT or SIGTERM); 0 before one arrived.
+extern std::atomic<int> g_signal;
+// The exit status of a command ended by that signal: 130 for SIGINT, 143 for SIGTERM.
+inline int interrupted_exit_code() {
+  const int sig = g_signal.load();
+  return 128 + (sig != 0 ? sig : 2);
+}
 
 void add_serve_command(CLI::App& app, Action& action);
 void add_transfer_commands(CLI::App& app, Action& action);  // get, put

@@ -1,4 +1,6 @@
 // tftpspec: conformance and fuzz testing for TFTP servers, with a reference server and client.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -7,10 +9,25 @@
 
 namespace tftp::cli {
 std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{0};
 }  // namespace tftp::cli
 
 namespace {
-void on_signal(int) { tftp::cli::g_interrupted.store(true); }
+// Async-signal-safe: lock-free atomics and _exit only. The first signal asks the command
+// to stop (it writes what it has); a second one, when a user insists, ends it at once.
+void on_signal(int sig) {
+  static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free);
+  if (tftp::cli::g_interrupted.exchange(true)) _exit(128 + sig);
+  tftp::cli::g_signal.store(sig);
+}
+
+void install(int sig) {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: a blocking wait returns EINTR and looks at the flag
+  ::sigaction(sig, &sa, nullptr);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -49,8 +66,8 @@ int main(int argc, char** argv) {
     app.exit(e);
     return tftp::cli::kExitUsage;  // CLI11 uses other codes; ours are 0/1/2
   }
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  install(SIGINT);
+  install(SIGTERM);
   std::signal(SIGPIPE, SIG_IGN);
   try {
     return action ? action() : tftp::cli::kExitUsage;

@@ -1,7 +1,15 @@
 // tftpspec run / fixtures: the conformance catalogue against a target.
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
 #include <cstdio>
+#include <cstring>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -68,17 +76,144 @@ std::string catalogue_digest(const std::string& dir, size_t count) {
   return buf;
 }
 
-void print_result(const report::ScenarioResult& r, bool verbose) {
-  std::printf("  %-5s %-58s %8.1f ms\n", std::string(report::verdict_name(r.verdict)).c_str(), r.id.c_str(), r.duration_ms);
+void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose) {
+  std::fprintf(out, "  %-5s %-58s %8.1f ms\n", std::string(report::verdict_name(r.verdict)).c_str(), r.id.c_str(), r.duration_ms);
   if (r.verdict == report::Verdict::kPass) return;
-  std::printf("        %s\n", r.reason.c_str());
-  if (!r.expected.empty()) std::printf("        expected: %s\n", r.expected.c_str());
-  if (!r.observed.empty()) std::printf("        observed: %s\n", r.observed.c_str());
+  if (!r.decided_by.empty()) std::fprintf(out, "        [%s]\n", r.decided_by.c_str());
+  std::fprintf(out, "        %s\n", r.reason.c_str());
+  if (!r.expected.empty()) std::fprintf(out, "        expected: %s\n", r.expected.c_str());
+  if (!r.observed.empty()) std::fprintf(out, "        observed: %s\n", r.observed.c_str());
   if (!verbose) return;
   for (const auto& e : r.evidence) {
-    std::printf("        #%-4zu %9.3f ms %-8s %s -> %s  %s\n", e.index, e.t_ms, e.direction.c_str(), e.from.c_str(),
+    std::fprintf(out, "        #%-4zu %9.3f ms %-8s %s -> %s  %s\n", e.index, e.t_ms, e.direction.c_str(), e.from.c_str(),
                 e.to.c_str(), e.packet.c_str());
   }
+  std::fflush(out);
+}
+
+// What a reader needs first: whether the verdicts can be trusted at all (a dead target, an
+// interruption, set-up problems), then what discovery measured, then the run-wide findings.
+void print_run_summary(std::FILE* out, const report::RunReport& report) {
+  const auto& t = report.target;
+  if (report.target_died_after) {
+    std::fprintf(out, "THE TARGET STOPPED ANSWERING after %s: the scenarios after it are errors, not verdicts\n",
+                 report.target_died_after->c_str());
+  }
+  if (report.interrupted) std::fprintf(out, "interrupted: the report holds what finished\n");
+  for (const auto& f : t.fixtures) {
+    if (f.status != "ok") std::fprintf(out, "fixture %s is %s: %s\n", f.name.c_str(), f.status.c_str(), f.detail.c_str());
+  }
+  std::fprintf(out, "target: %s, %s; capabilities: ", t.address.c_str(), t.alive ? "alive" : "NOT ANSWERING");
+  for (const auto& c : t.capabilities) std::fprintf(out, "%s ", c.c_str());
+  std::fprintf(out, "; retransmission timeout %.0f ms (mid-transfer %.0f ms); round trip %.2f ms (jitter %.2f ms, %d samples)\n",
+               t.rto_ms, t.srto_ms, t.path.rtt_ms, t.path.jitter_ms, t.path.samples);
+  for (const auto& n : t.notes) std::fprintf(out, "note: %s\n", n.c_str());
+  if (!report.findings.empty()) std::fprintf(out, "findings seen along the way (one per rule and cause):\n");
+  for (const auto& f : report.findings) {
+    std::fprintf(out, "  %-5s %s (%s) in %zu scenario%s, first %s\n        %s\n",
+                 std::string(report::verdict_name(f.verdict)).c_str(), f.finding.id.c_str(), f.finding.citation.c_str(),
+                 f.scenarios.size(), f.scenarios.size() == 1 ? "" : "s", f.first_seen_in.c_str(), f.finding.message.c_str());
+  }
+}
+
+std::string join(const std::vector<std::string>& globs, const std::string& prefix) {
+  std::string out;
+  for (const auto& g : globs) out += (out.empty() ? "" : " ") + prefix + shell_quote(g);
+  return out;
+}
+
+// Checks before the run that the report can be written where asked: the directory exists
+// and we may create a file in it (tried, then removed). "-" is stdout. Empty when fine.
+std::string check_output_path(const std::string& path) {
+  if (path == "-") return {};
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return path + " is a directory";
+  const fs::path dir = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
+  if (!fs::is_directory(dir, ec)) return "directory " + dir.string() + " does not exist";
+  std::string probe = (dir / ".tftpspec-write-check-XXXXXX").string();
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0) return "cannot create a file in " + dir.string() + ": " + std::strerror(errno);
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return {};
+}
+
+// Runs the catalogue on a thread of its own, so that an interrupt ends the run within
+// about a second even if a scenario is slow to notice: after kInterruptGrace the report
+// is made from the results delivered so far, and the remaining scenarios are marked
+// interrupted. `finished` is false in that case and the run thread is left behind (the
+// process must _exit right after writing the report).
+constexpr Duration kInterruptGrace = std::chrono::milliseconds(700);
+
+struct RunOutcome {
+  report::RunReport report;
+  bool finished = false;
+};
+
+RunOutcome run_interruptible(const std::vector<scenario::Scenario>& catalogue, scenario::Target& target,
+                             scenario::RunOptions options, const std::vector<const scenario::Scenario*>& selected) {
+  struct Shared {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool done = false;
+    report::RunReport report;
+    std::vector<report::ScenarioResult> delivered;
+  };
+  // Shared with the run thread, which may outlive this function (see above).
+  auto shared = std::make_shared<Shared>();
+  auto on_result = options.on_result;
+  options.on_result = [shared, on_result](const report::ScenarioResult& r) {
+    if (on_result) on_result(r);
+    std::lock_guard lock(shared->mutex);
+    shared->delivered.push_back(r);
+  };
+  const Instant started = real_now();
+  const auto* catalogue_ptr = &catalogue;
+  auto* target_ptr = &target;
+  std::thread runner([shared, catalogue_ptr, target_ptr, options] {
+    auto report = scenario::run_catalogue(*catalogue_ptr, *target_ptr, options);
+    std::lock_guard lock(shared->mutex);
+    shared->report = std::move(report);
+    shared->done = true;
+    shared->changed.notify_all();
+  });
+
+  std::unique_lock lock(shared->mutex);
+  std::optional<Instant> interrupted_at;
+  while (!shared->done) {
+    // Signals set a flag and cannot notify: look at it every 50 ms.
+    shared->changed.wait_for(lock, std::chrono::milliseconds(50));
+    if (!interrupted_at && g_interrupted.load()) interrupted_at = real_now();
+    if (interrupted_at && real_now() - *interrupted_at > kInterruptGrace) break;
+  }
+  if (shared->done) {
+    lock.unlock();
+    runner.join();
+    return {std::move(shared->report), true};
+  }
+  runner.detach();
+
+  RunOutcome out;
+  auto& r = out.report;
+  r.target = target.describe();
+  r.interrupted = true;
+  r.seed = options.seed;
+  r.results = shared->delivered;
+  std::set<std::string> finished;
+  for (const auto& x : r.results) finished.insert(x.id);
+  for (const auto* s : selected) {
+    if (finished.count(s->id)) continue;
+    auto u = scenario::result_header(*s);
+    u.verdict = report::Verdict::kError;
+    u.reason = "the run was interrupted before this scenario finished";
+    r.results.push_back(std::move(u));
+  }
+  std::stable_sort(r.results.begin(), r.results.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  report::collect_findings(r.results, r.findings);
+  r.summary = report::summarize(r.results, r.findings);
+  r.duration_ms = to_ms(real_now() - started);
+  return out;
 }
 
 // Uploads every fixture by WRQ, for targets whose root the harness cannot write.
@@ -102,6 +237,15 @@ bool upload_fixtures(const Address& target) {
 }
 
 int run(const RunFlags& f, const std::string& command) {
+  // With --json -, stdout carries the report alone: everything for people goes to stderr.
+  const bool json_to_stdout = f.json && *f.json == "-";
+  std::FILE* human = json_to_stdout ? stderr : stdout;
+  if (f.json) {
+    if (auto why = check_output_path(*f.json); !why.empty()) {
+      std::fprintf(stderr, "tftpspec run: --json %s: %s; nothing was run\n", f.json->c_str(), why.c_str());
+      return kExitUsage;
+    }
+  }
   const std::string dir = f.scenarios.empty() ? default_scenario_dir() : f.scenarios;
   auto catalogue = scenario::load_catalogue(dir);
   if (!catalogue) {
@@ -115,8 +259,20 @@ int run(const RunFlags& f, const std::string& command) {
   options.seed = f.seed != 0 ? f.seed : static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
   options.cancel = &g_interrupted;
 
+  const auto selected = scenario::select(*catalogue, options);
+  if (selected.empty()) {
+    // A CI whose globs went stale must not read "nothing failed" as a pass.
+    std::string globs = join(f.include, "--scenario ");
+    if (!f.exclude.empty()) globs += (globs.empty() ? "" : " ") + join(f.exclude, "--exclude ");
+    auto with_slow = options;
+    with_slow.include_slow = true;
+    const bool slow_only = !f.slow && !scenario::select(*catalogue, with_slow).empty();
+    std::fprintf(stderr, "tftpspec run: no scenario matches %s in %s%s\n", globs.empty() ? "the selection" : globs.c_str(),
+                 dir.c_str(), slow_only ? " outside the slow group (--slow includes it)" : " (--list shows the catalogue)");
+    return kExitUsage;
+  }
   if (f.list) {
-    for (const auto* s : scenario::select(*catalogue, options)) {
+    for (const auto* s : selected) {
       std::printf("%-60s %-7s %-22s %s\n", s->id.c_str(), std::string(scenario::level_name(s->level)).c_str(),
                   s->citation.c_str(), s->title.c_str());
     }
@@ -163,12 +319,16 @@ int run(const RunFlags& f, const std::string& command) {
     options.jobs = f.jobs > 0 ? f.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
   const bool verbose = f.verbose;
-  options.on_result = [verbose](const report::ScenarioResult& r) { print_result(r, verbose); };
+  options.on_result = [verbose, human](const report::ScenarioResult& r) { print_result(human, r, verbose); };
 
-  const auto selected = scenario::select(*catalogue, options);
-  std::printf("tftpspec run: %zu scenarios against %s (seed %llu)\n", selected.size(), target->describe().address.c_str(),
-              static_cast<unsigned long long>(options.seed));
-  auto report = scenario::run_catalogue(*catalogue, *target, options);
+  std::fprintf(human, "tftpspec run: %zu scenarios against %s (seed %llu)\n", selected.size(),
+               target->describe().address.c_str(), static_cast<unsigned long long>(options.seed));
+  std::fflush(human);
+  auto outcome = run_interruptible(*catalogue, *target, options, selected);
+  auto& report = outcome.report;
+  // Discovery may have been cut short too: any interrupt makes the report partial.
+  report.interrupted = report.interrupted || g_interrupted.load();
+  report.seed = options.seed;
   report.tool_version = "0.1.0";
   report.command = command;
   report.catalogue_version = catalogue_digest(dir, catalogue->size());
@@ -176,29 +336,36 @@ int run(const RunFlags& f, const std::string& command) {
   for (const auto& e : f.exclude) report.selection.push_back("!" + e);
   if (f.slow) report.selection.push_back("group:slow");
 
-  const auto& t = report.target;
-  std::printf("target: %s, %s; capabilities: ", t.address.c_str(), t.alive ? "alive" : "NOT ANSWERING");
-  for (const auto& c : t.capabilities) std::printf("%s ", c.c_str());
-  std::printf("; retransmission timeout %.0f ms (mid-transfer %.0f ms)\n", t.rto_ms, t.srto_ms);
-  for (const auto& n : t.notes) std::printf("note: %s\n", n.c_str());
-  if (report.target_died_after) std::printf("THE TARGET STOPPED ANSWERING after %s\n", report.target_died_after->c_str());
-  if (report.interrupted) std::printf("interrupted: the report holds what finished\n");
-  if (f.json) {
-    auto written = report::write_file_atomic(*f.json, report::to_json(report).dump(2) + "\n");
-    if (!written) {
-      std::fprintf(stderr, "tftpspec run: %s\n", written.error().message.c_str());
-      return kExitUsage;
-    }
-    std::printf("report: %s\n", f.json->c_str());
-  }
+  print_run_summary(human, report);
+  int code = kExitOk;
   const auto& s = report.summary;
-  std::printf("summary: %d pass, %d fail, %d warn, %d skip, %d error in %.2f s\n", s.pass, s.fail, s.warn, s.skip, s.error,
-              report.duration_ms / 1000);
-  std::printf("%d passed, %d failed\n", s.pass, s.fail);
+  if (report.interrupted) {
+    code = interrupted_exit_code();
+  } else if (s.fail > 0 || s.findings_fail > 0) {
+    code = kExitFailure;
+  } else if (s.error > 0 || !report.target.alive) {
+    code = kExitUsage;
+  }
+  if (f.json) {
+    const std::string text = report::to_json(report).dump(2) + "\n";
+    if (json_to_stdout) {
+      std::fwrite(text.data(), 1, text.size(), stdout);
+    } else if (auto written = report::write_file_atomic(*f.json, text); !written) {
+      std::fprintf(stderr, "tftpspec run: %s\n", written.error().message.c_str());
+      code = kExitUsage;
+    } else {
+      std::fprintf(human, "report: %s\n", f.json->c_str());
+    }
+  }
+  std::fprintf(human, "summary: %d pass, %d note, %d fail, %d warn, %d skip, %d error; run-wide findings: %d fail, %d warn, %d note; in %.2f s\n",
+               s.pass, s.note, s.fail, s.warn, s.skip, s.error, s.findings_fail, s.findings_warn, s.findings_note,
+               report.duration_ms / 1000);
+  std::fprintf(human, "%d passed, %d failed\n", s.pass + s.note, s.fail);
   std::fflush(stdout);
-  if (s.fail > 0) return kExitFailure;
-  if (s.error > 0 || report.interrupted || !t.alive) return kExitUsage;
-  return kExitOk;
+  std::fflush(stderr);
+  // The run thread still holds the catalogue and the target: leave without destructors.
+  if (!outcome.finished) _exit(code);
+  return code;
 }
 
 int fixtures_command(const std::string& dir) {
@@ -220,7 +387,9 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
   auto* cmd = app.add_subcommand("run", "Run the conformance catalogue against a TFTP server (default: the embedded reference server)");
   cmd->footer(
       "\nVerdicts: pass; fail (a MUST broken); warn (a SHOULD broken); skip (capability missing); error (not judgeable).\n"
-      "Exit status: 0 no failure, 1 some scenario failed, 2 usage or harness error.\n"
+      "Exit status: 0 no failure, 1 some scenario failed, 2 usage or harness error (also: no scenario\n"
+      "selected, report path not writable), 130/143 interrupted by SIGINT/SIGTERM: the run ends within\n"
+      "about a second and the partial report (interrupted: true) is written; a second signal exits at once.\n"
       "Examples:\n"
       "  tftpspec run                                        the embedded reference server, virtual time\n"
       "  tftpspec run --target 127.0.0.1:6969 --root /srv/tftp --json report.json\n"
@@ -228,11 +397,14 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
   cmd->add_option("--target", flags->target, "HOST[:PORT] of the server under test (port 69 by default)");
   cmd->add_option("--root", flags->root, "Write the fixtures into the target's root DIR first");
   cmd->add_flag("--upload-fixtures", flags->upload_fixtures, "Upload the fixtures by WRQ first (the target must allow it)");
-  cmd->add_option("--scenario", flags->include, "Run only scenarios whose id matches GLOB (repeatable)");
+  cmd->add_option("--scenario", flags->include,
+                  "Run only scenarios whose id matches GLOB (repeatable); a selection matching nothing exits 2");
   cmd->add_option("--exclude", flags->exclude, "Skip scenarios whose id matches GLOB (repeatable)");
   cmd->add_option("--jobs,-j", flags->jobs, "Scenarios run at once (default: 16 for a real target, the core count embedded)")
       ->check(CLI::Range(1, 256));
-  cmd->add_option("--json", flags->json, "Write the JSON report (schema: reports/tftpspec-report.schema.json)");
+  cmd->add_option("--json", flags->json,
+                  "Write the JSON report to FILE, '-' for stdout (then the progress goes to stderr); the "
+                  "directory is checked before the run (schema: reports/tftpspec-report.schema.json)");
   cmd->add_option("--seed", flags->seed, "Seed for unique names and the virtual network (default: from the clock; in the report)");
   cmd->add_flag("--list", flags->list, "List the selected scenarios and exit");
   cmd->add_flag("--slow", flags->slow, "Include the slow group (scenarios that wait for the target to give up)");

@@ -89,6 +89,11 @@ int transfer(const TransferFlags& f, bool upload) {
                  verb, upload ? "sent" : "received", local.c_str(), static_cast<unsigned long long>(r.stats.bytes),
                  seconds, static_cast<double>(r.stats.bytes) / seconds / 1e6, r.params.blksize, r.params.windowsize,
                  static_cast<unsigned long long>(r.stats.retransmissions));
+    // RFC 1350 §5 leaves the wrap after block 65535 open: say which one the server used.
+    if (r.stats.peer_wrapped_to) {
+      std::fprintf(stderr, "tftpspec %s: the server's block numbers wrapped from 65535 to %u\n", verb,
+                   static_cast<unsigned>(*r.stats.peer_wrapped_to));
+    }
   }
   return kExitOk;
 }

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "engine/rtt.h"
+#include "proto/block_number.h"
 
 namespace tftp::engine {
 
@@ -77,8 +78,11 @@ struct Transfer::State {
   uint64_t window_first = 1;
   std::vector<std::vector<uint8_t>> spare;  // recycled payload buffers
 
-  // Receiver.
+  // Receiver. The wire numbers of its ACKs follow the wrap the peer's DATA used.
   uint64_t received = 0;  // highest block received in order
+  // Windowed, a 1 after 65535 is either a wrap to 1 or a wrap to 0 whose block 0 was lost.
+  // The receiver ACKs 65535 and decides on what the sender resends first (see learn_wrap).
+  bool wrap_probe_sent = false;
   uint64_t last_ack_sent = 0;
   bool gap_reported = false;
   uint64_t old_blocks_seen = 0;  // blocks at or below `received` since the last new one
@@ -97,10 +101,11 @@ struct Transfer::State {
 
   // --- helpers ---------------------------------------------------------------------------
 
-  uint16_t wire_block(uint64_t abs) const {
-    if (abs <= 0xffff) return static_cast<uint16_t>(abs);
-    const uint64_t period = 0x10000 - config.rollover_block;
-    return static_cast<uint16_t>(config.rollover_block + (abs - 0x10000) % period);
+  // The wire number of a block we send (DATA), wrapping as configured.
+  uint16_t sent_wire(uint64_t abs) const { return proto::wire_block(abs, config.rollover_block); }
+  // The wire number of a block we receive (and ACK), wrapping as the peer did.
+  uint16_t received_wire(uint64_t abs) const {
+    return proto::wire_block(abs, stats.peer_wrapped_to.value_or(0));
   }
 
   // RFC 1123 §4.2.3.2; see RetransmitPolicy.
@@ -216,14 +221,14 @@ struct Transfer::State {
     // or stale ACK, and RFC 1123 §4.2.3.1 forbids answering it (Sorcerer's Apprentice).
     std::optional<uint64_t> block;
     for (uint64_t b = sent; b > acked; --b) {
-      if (wire_block(b) == wire) {
+      if (sent_wire(b) == wire) {
         block = b;
         break;
       }
     }
     if (!block) {
       ++stats.duplicates_received;
-      if (config.faults.resend_on_duplicate_ack && wire == wire_block(acked) && acked < sent) {
+      if (config.faults.resend_on_duplicate_ack && wire == sent_wire(acked) && acked < sent) {
         send_window_from(acked + 1, now);
       }
       return;
@@ -254,8 +259,29 @@ struct Transfer::State {
     queue.push_back(Pending::ack(block));
   }
 
+  // The first DATA after block 65535 tells which wrap the peer uses (RFC 1350 §5 leaves it
+  // open; see proto/block_number.h). False when `d` must not be taken yet.
+  bool learn_wrap(const proto::Data& d) {
+    if (stats.peer_wrapped_to || received != proto::kLastBlockBeforeWrap) return true;
+    const auto wrap = proto::wrap_value(proto::kLastBlockBeforeWrap, d.block);
+    if (!wrap) return true;
+    // Block 0 is never a DATA block otherwise, and in lockstep the sender cannot send the
+    // second block after 65535 before we ACK the first: either settles it.
+    if (*wrap == 0 || params.windowsize == 1 || wrap_probe_sent) {
+      stats.peer_wrapped_to = *wrap;
+      return true;
+    }
+    // Windowed, a 1 may follow a lost 0. ACK 65535 (RFC 7440 §4: the sender resends from
+    // the block after it): a sender wrapping to 0 then sends 0 first, one wrapping to 1 sends 1.
+    wrap_probe_sent = true;
+    gap_reported = true;
+    send_ack(received);
+    return false;
+  }
+
   void on_data(Instant now, const proto::Data& d) {
-    const uint16_t expected = wire_block(received + 1);
+    if (!learn_wrap(d)) return;
+    const uint16_t expected = received_wire(received + 1);
     if (d.block == expected) {
       if (d.payload.size() > params.blksize) {
         protocol_error("DATA block " + std::to_string(d.block) + " carries " + std::to_string(d.payload.size()) +
@@ -293,8 +319,7 @@ struct Transfer::State {
       progress(now);
       return;
     }
-    const uint16_t distance = static_cast<uint16_t>(d.block - expected);
-    if (distance >= 0x8000) {
+    if (!proto::wire_ahead(received_wire(received), d.block)) {
       // An old block: our ACK was lost (or the sender rewound). Re-ACK what we have, once
       // per window of old blocks: a whole window resent on timeout then costs one ACK, not
       // windowsize ACKs that a sender rewinding on every ACK would each answer with a window.
@@ -330,7 +355,8 @@ struct Transfer::State {
         return unexpected(packet);
       case Phase::kSending:
         if (const auto* a = std::get_if<proto::Ack>(&packet)) return on_ack(now, a->block);
-        if (std::holds_alternative<proto::Oack>(packet) && acked == 0) return;  // duplicate OACK
+        // A client's duplicate OACK; a server never receives an OACK legitimately.
+        if (std::holds_alternative<proto::Oack>(packet) && acked == 0 && !requested.empty()) return;
         return unexpected(packet);
       case Phase::kReceiving:
         if (const auto* d = std::get_if<proto::Data>(&packet)) return on_data(now, *d);
@@ -340,7 +366,7 @@ struct Transfer::State {
         }
         return unexpected(packet);
       case Phase::kDallying:
-        if (const auto* d = std::get_if<proto::Data>(&packet); d && d->block == wire_block(received)) {
+        if (const auto* d = std::get_if<proto::Data>(&packet); d && d->block == received_wire(received)) {
           ++stats.duplicates_received;
           send_ack(received);
         }
@@ -352,6 +378,17 @@ struct Transfer::State {
 
   void on_first_reply(Instant now, const proto::Packet& packet) {
     if (const auto* o = std::get_if<proto::Oack>(&packet)) {
+      // RFC 2347: an OACK acknowledges options the client asked for, and a server that
+      // accepts none answers DATA 1 or ACK 0 instead. An empty OACK (which the lenient
+      // parser lets through) acknowledges nothing: "If the client rejects the OACK, it
+      // sends an ERROR packet, with error code 8, to the server and the transfer is
+      // terminated."
+      if (o->options.empty()) {
+        fail(OutcomeKind::kOptionRefused, static_cast<uint16_t>(ErrorCode::kOptionRefused),
+             requested.empty() ? "an OACK (with no option) answers a request that carried none (RFC 2347)"
+                               : "an OACK with no option acknowledges none of the requested options (RFC 2347)");
+        return;
+      }
       auto accepted = accept_oack(requested, o->options);
       if (!accepted) {
         fail(OutcomeKind::kOptionRefused, static_cast<uint16_t>(ErrorCode::kOptionRefused), accepted.error());
@@ -596,12 +633,12 @@ std::optional<Transmit> Transfer::poll_transmit(std::span<uint8_t> buffer) {
         break;
       case Pending::Kind::kData:
         if (p.block < s.window_first || p.block >= s.window_first + s.window.size()) continue;  // acked since
-        n = proto::write_data(buffer, s.wire_block(p.block), s.window[p.block - s.window_first]);
+        n = proto::write_data(buffer, s.sent_wire(p.block), s.window[p.block - s.window_first]);
         // Block 1 is left intact so a corrupting server still passes the sanity scenario.
         if (n && s.config.faults.corrupt_data && p.block > 1 && *n > proto::kDataHeaderSize) buffer[*n - 1] ^= 0xff;
         break;
       case Pending::Kind::kAck:
-        n = proto::write_ack(buffer, s.wire_block(p.block));
+        n = proto::write_ack(buffer, s.received_wire(p.block));
         break;
       case Pending::Kind::kError:
         n = proto::write_error(buffer, p.code, p.message);

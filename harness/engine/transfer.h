@@ -61,7 +61,9 @@ struct TransferConfig {
   // RFC 1350 §6: how long the side that sent the final ACK waits to re-ACK a
   // retransmitted final DATA; at least twice a negotiated `timeout`. Zero: do not dally.
   Duration dally = std::chrono::seconds(2);
-  uint16_t rollover_block = 0;  // block number after 65535 (de facto: 0; some use 1)
+  // The block number our DATA wraps to after 65535 (de facto: 0; some use 1). As the
+  // receiver, a transfer follows whichever wrap the peer's DATA uses.
+  uint16_t rollover_block = 0;
   Faults faults;
 };
 
@@ -94,6 +96,10 @@ struct TransferStats {
   uint64_t stray_datagrams = 0;  // from a wrong TID
   uint64_t rtt_samples = 0;      // round trips measured (the DATA sender only)
   Duration srtt{};               // smoothed round trip, zero before the first sample
+  // The receiving side: the block number the peer's DATA wrapped to after 65535 (0 or 1,
+  // RFC 1350 §5 leaves it open), once it has wrapped. The sending side wraps to
+  // TransferConfig::rollover_block and leaves this empty.
+  std::optional<uint16_t> peer_wrapped_to;
 };
 
 struct Transmit {

@@ -226,6 +226,8 @@ TEST(Transfer, ClientRefusesInvalidOackWithError8) {
       {"windowsize larger", {{"windowsize", "4"}}, {{"windowsize", "5"}}},
       {"windowsize zero", {{"windowsize", "4"}}, {{"windowsize", "0"}}},
       {"duplicated option", {{"blksize", "1024"}}, {{"blksize", "1024"}, {"BlkSize", "1024"}}},
+      // RFC 2347: an OACK acknowledges requested options; one that names none is rejected.
+      {"empty OACK", {{"blksize", "1024"}, {"tsize", "0"}}, {}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -256,6 +258,30 @@ TEST(Transfer, ClientWriteRefusesOackForOptionNotAsked) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(error_code_of(out[0].bytes), 8);
   EXPECT_EQ(t.outcome()->kind, OutcomeKind::kOptionRefused);
+}
+
+// An OACK with no option, in answer to a request with none (issue 7: a target answering
+// discovery this way) or to a WRQ with options: ERROR 8, never ACK 0 or DATA 1.
+TEST(Transfer, ClientRefusesEmptyOackWithError8) {
+  for (const bool write : {false, true}) {
+    for (const bool with_options : {false, true}) {
+      SCOPED_TRACE(std::string(write ? "WRQ" : "RRQ") + (with_options ? " with blksize" : " plain"));
+      std::vector<OwnedOption> opts;
+      if (with_options) opts.push_back({"blksize", "1024"});
+      Sink s;
+      auto t = write ? started_write(pattern(100), opts) : started_read(s, opts);
+      t.handle_datagram(kT0 + 5ms, kServerTid, Bytes{0, 6});
+      const auto out = drain(t);
+      ASSERT_EQ(out.size(), 1u);
+      EXPECT_EQ(out[0].to, kServerTid);
+      EXPECT_EQ(error_code_of(out[0].bytes), 8);
+      ASSERT_TRUE(t.outcome().has_value());
+      EXPECT_EQ(t.outcome()->kind, OutcomeKind::kOptionRefused);
+      EXPECT_NE(t.outcome()->message.find("no option"), std::string::npos) << t.outcome()->message;
+      EXPECT_TRUE(t.finished());
+      EXPECT_EQ(t.stats().blocks, 0u);
+    }
+  }
 }
 
 // ---- the server ignores options (RFC 2347) ---------------------------------------------------
@@ -646,7 +672,7 @@ TEST(Transfer, MalformedDatagramGetsError4) {
       Bytes{0, 4, 0},         // truncated ACK
       Bytes{0, 9, 0, 1},      // unknown opcode
       Bytes{0},               // one byte
-      Bytes{0, 6},            // empty OACK
+      Bytes{0, 6},            // empty OACK: parsed (lenient), and no client sends an OACK
   };
   for (const auto& m : malformed) {
     SCOPED_TRACE(proto::describe_datagram(m));
@@ -1019,44 +1045,113 @@ Instant pump(Transfer& client, Transfer& server, const std::function<bool(const 
 
 uint16_t wire_block_of(std::span<const uint8_t> b) { return static_cast<uint16_t>((b[2] << 8) | b[3]); }
 
-// Runs 65540 blocks of 8 bytes through a pair: past the 16-bit block number.
-void check_rollover(uint16_t rollover_block, uint16_t windowsize, std::vector<uint16_t> expected_around_wrap) {
+struct RolloverCase {
+  bool download = true;       // the client receives (RRQ); else the server does (WRQ)
+  uint16_t sender_wrap = 0;   // the sender's rollover_block; the receiver keeps the default
+  uint16_t windowsize = 1;
+  bool drop_first_after_wrap = false;  // lose the first DATA after 65535 once
+};
+
+// Runs 65540 blocks of 8 bytes through a pair, past the 16-bit block number. Only the
+// sender is told the wrap: the receiver must learn it from the wire.
+void check_rollover(const RolloverCase& c, std::vector<uint16_t> expected_around_wrap, uint64_t expected_resent = 0) {
   const size_t blocks = 65540;
   const Bytes content = pattern(blocks * 8 - 3);
-  TransferConfig config;
-  config.rollover_block = rollover_block;
-  const std::vector<OwnedOption> opts = {{"blksize", "8"}, {"windowsize", std::to_string(windowsize)}};
+  TransferConfig sender_config;
+  sender_config.rollover_block = c.sender_wrap;
+  const TransferConfig receiver_config;
+  const std::vector<OwnedOption> opts = {{"blksize", "8"}, {"windowsize", std::to_string(c.windowsize)}};
   Sink s;
-  auto client = Transfer::client_read(config, kListen, "big", Mode::kOctet, opts, std::move(s.sink), kT0);
-  auto server =
-      Transfer::server_read(config, kClientTid, negotiated(opts, 8, windowsize), source_of(content), kT0);
+  auto client = c.download ? Transfer::client_read(receiver_config, kListen, "big", Mode::kOctet, opts,
+                                                   std::move(s.sink), kT0)
+                           : Transfer::client_write(sender_config, kListen, "big", Mode::kOctet, opts,
+                                                    source_of(content), kT0);
+  auto server = c.download ? Transfer::server_read(sender_config, kClientTid, negotiated(opts, 8, c.windowsize),
+                                                   source_of(content), kT0)
+                           : Transfer::server_write(receiver_config, kClientTid, negotiated(opts, 8, c.windowsize),
+                                                    std::move(s.sink), kT0);
+  Transfer& sender = c.download ? server : client;
+  Transfer& receiver = c.download ? client : server;
   std::vector<uint16_t> data_blocks;
   uint64_t acks = 0;
+  bool dropped = false;
   pump(client, server, [&](const Wire& w) {
-    if (w.bytes[1] == 3) data_blocks.push_back(wire_block_of(w.bytes));
+    if (w.bytes[1] == 3) {
+      data_blocks.push_back(wire_block_of(w.bytes));
+      if (c.drop_first_after_wrap && !dropped && data_blocks.size() == 65536) {
+        dropped = true;
+        return true;
+      }
+    }
     if (w.bytes[1] == 4) ++acks;
     return false;
   });
-  ASSERT_TRUE(client.outcome().has_value());
-  EXPECT_TRUE(client.outcome()->ok()) << client.outcome()->to_string();
-  ASSERT_TRUE(server.outcome().has_value());
-  EXPECT_TRUE(server.outcome()->ok()) << server.outcome()->to_string();
+  ASSERT_TRUE(receiver.outcome().has_value());
+  EXPECT_TRUE(receiver.outcome()->ok()) << receiver.outcome()->to_string();
+  ASSERT_TRUE(sender.outcome().has_value());
+  EXPECT_TRUE(sender.outcome()->ok()) << sender.outcome()->to_string();
   EXPECT_TRUE(s.contents->bytes == content);
-  EXPECT_EQ(client.stats().blocks, blocks);
-  EXPECT_EQ(server.stats().retransmissions, 0u);
-  ASSERT_EQ(data_blocks.size(), blocks);  // each block once: no retransmission at the wrap
-  // ACK 0 after the OACK, then one per window; the short last window is ACKed too.
-  EXPECT_EQ(acks, 1 + blocks / windowsize + (blocks % windowsize != 0 ? 1 : 0));
+  EXPECT_EQ(receiver.stats().blocks, blocks);
+  EXPECT_EQ(receiver.stats().peer_wrapped_to, std::optional<uint16_t>(c.sender_wrap));
+  EXPECT_EQ(sender.stats().peer_wrapped_to, std::nullopt);
+  EXPECT_EQ(sender.stats().retransmissions, expected_resent);
+  ASSERT_GE(data_blocks.size(), 65539u);
   const std::vector<uint16_t> around(data_blocks.begin() + 65533, data_blocks.begin() + 65539);
   EXPECT_EQ(around, expected_around_wrap);
-  EXPECT_EQ(data_blocks.back(), expected_around_wrap.back() + 1);
+  EXPECT_EQ(data_blocks.back(), static_cast<uint16_t>(blocks - 0x10000 + c.sender_wrap));
+  if (expected_resent == 0) {
+    ASSERT_EQ(data_blocks.size(), blocks);  // each block once: no retransmission at the wrap
+    // ACK 0 after the OACK, then one per window; the short last window is ACKed too.
+    const uint64_t windows = blocks / c.windowsize + (blocks % c.windowsize != 0 ? 1 : 0);
+    EXPECT_EQ(acks, (c.download ? 1 : 0) + windows);
+  }
 }
 
-TEST(Transfer, BlockNumberRollsOverToZero) { check_rollover(0, 1, {65534, 65535, 0, 1, 2, 3}); }
+TEST(Transfer, DownloadFollowsASenderWrappingToZero) {
+  check_rollover({.download = true, .sender_wrap = 0}, {65534, 65535, 0, 1, 2, 3});
+}
 
-// A window of 13 straddles the wrap (65535 is not a multiple of 13): the sender must
-// match ACKs across it.
-TEST(Transfer, BlockNumberRollsOverToOneInsideAWindow) { check_rollover(1, 13, {65534, 65535, 1, 2, 3, 4}); }
+TEST(Transfer, DownloadFollowsASenderWrappingToOne) {
+  check_rollover({.download = true, .sender_wrap = 1}, {65534, 65535, 1, 2, 3, 4});
+}
+
+TEST(Transfer, UploadReceiverFollowsASenderWrappingToZero) {
+  check_rollover({.download = false, .sender_wrap = 0}, {65534, 65535, 0, 1, 2, 3});
+}
+
+TEST(Transfer, UploadReceiverFollowsASenderWrappingToOne) {
+  check_rollover({.download = false, .sender_wrap = 1}, {65534, 65535, 1, 2, 3, 4});
+}
+
+// A window of 13 straddles the wrap (65535 = 13 * 5041 + 2): the sender must match ACKs
+// across it. A 0 after 65535 settles the wrap at once.
+TEST(Transfer, WindowedDownloadWrapsToZeroWithoutResending) {
+  check_rollover({.download = true, .sender_wrap = 0, .windowsize = 13}, {65534, 65535, 0, 1, 2, 3});
+}
+
+// Windowed, a 1 after 65535 may follow a lost 0: the receiver ACKs 65535 and takes the wrap
+// from what the sender resends first. It costs the blocks after 65535 in that window: the
+// file's last five (65536..65540).
+TEST(Transfer, WindowedDownloadLearnsAWrapToOneFromTheResend) {
+  check_rollover({.download = true, .sender_wrap = 1, .windowsize = 13}, {65534, 65535, 1, 2, 3, 4}, 5);
+}
+
+TEST(Transfer, WindowedUploadLearnsAWrapToOneFromTheResend) {
+  check_rollover({.download = false, .sender_wrap = 1, .windowsize = 13}, {65534, 65535, 1, 2, 3, 4}, 5);
+}
+
+// The case the probe exists for: a wrap to 0 whose block 0 is lost must not be read as a
+// wrap to 1 (that would drop block 0's bytes silently).
+TEST(Transfer, WindowedDownloadLosingBlockZeroStillWrapsToZero) {
+  check_rollover({.download = true, .sender_wrap = 0, .windowsize = 13, .drop_first_after_wrap = true},
+                 {65534, 65535, 0, 1, 2, 3}, 5);
+}
+
+// In lockstep the second block after 65535 is never sent before the first is ACKed, so a
+// lost 0 is resent on timeout and never confused with a wrap to 1.
+TEST(Transfer, LockstepDownloadLosingBlockZeroStillWrapsToZero) {
+  check_rollover({.download = true, .sender_wrap = 0, .drop_first_after_wrap = true}, {65534, 65535, 0, 0, 1, 2}, 1);
+}
 
 TEST(Transfer, PairSurvivesLossAtTheEndOfAWindow) {
   // windowsize 3, blksize 8: drop every 5th DATA once; the content must still match.

@@ -5,8 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 namespace tftp::net {
 
@@ -73,21 +75,56 @@ Result<void> UdpSocket::send_to(const Address& to, std::span<const uint8_t> byte
   }
 }
 
+Instant realtime_to_steady(std::chrono::nanoseconds since_epoch, Instant now) {
+  timespec rt{};
+  ::clock_gettime(CLOCK_REALTIME, &rt);
+  const auto rt_now = std::chrono::seconds(rt.tv_sec) + std::chrono::nanoseconds(rt.tv_nsec);
+  // `now` was read just before: the offset is exact to the cost of one clock read.
+  const Instant t = now - (rt_now - since_epoch);
+  return std::min(t, now);
+}
+
+Result<void> UdpSocket::enable_timestamps() {
+  const int on = 1;
+  if (::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0) {
+    return make_error("tftp.net.timestamps_failed", "SO_TIMESTAMPNS: " + errno_text());
+  }
+  return {};
+}
+
 Result<std::optional<Received>> UdpSocket::receive(std::span<uint8_t> buffer) {
   for (;;) {
     sockaddr_storage from{};
-    socklen_t len = sizeof from;
-    const ssize_t n = ::recvfrom(fd_, buffer.data(), buffer.size(), MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &len);
+    iovec iov{buffer.data(), buffer.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(fd_, &msg, MSG_TRUNC);
     if (n >= 0) {
+      const Instant now = real_now();
       // MSG_TRUNC reports the real size; a datagram larger than the buffer is cut to it.
-      return Received{Address::from_sockaddr(reinterpret_cast<sockaddr*>(&from), len),
-                      std::min(static_cast<size_t>(n), buffer.size())};
+      Received r{Address::from_sockaddr(reinterpret_cast<sockaddr*>(&from), msg.msg_namelen),
+                 std::min(static_cast<size_t>(n), buffer.size()), now, false};
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          timespec ts{};
+          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+          r.time = realtime_to_steady(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec), now);
+          r.kernel_time = true;
+        }
+      }
+      return r;
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<Received>();
     // ICMP port unreachable from an earlier send surfaces here; it is not fatal for UDP.
     if (errno == ECONNREFUSED) continue;
-    return make_error("tftp.net.receive_failed", "recvfrom: " + errno_text());
+    return make_error("tftp.net.receive_failed", "recvmsg: " + errno_text());
   }
 }
 

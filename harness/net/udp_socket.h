@@ -14,7 +14,15 @@ namespace tftp::net {
 struct Received {
   Address from;
   size_t size;
+  // When the datagram reached the socket: the kernel's receive time (SO_TIMESTAMPNS, see
+  // enable_timestamps) on our steady clock, else the time it was read.
+  Instant time;
+  bool kernel_time = false;  // `time` came from the kernel
 };
+
+// A CLOCK_REALTIME reading (a kernel receive time) on our steady clock, by the offset
+// between the two clocks now. Never later than `now` (the realtime clock may step).
+Instant realtime_to_steady(std::chrono::nanoseconds since_epoch, Instant now);
 
 class UdpSocket {
  public:
@@ -36,10 +44,14 @@ class UdpSocket {
 
   // Sends one datagram. A full socket buffer is an error (the caller retransmits on timeout).
   Result<void> send_to(const Address& to, std::span<const uint8_t> bytes);
-  // Receives one datagram if one is waiting; nullopt when none is (EAGAIN).
+  // Receives one datagram if one is waiting; nullopt when none is (EAGAIN). A datagram
+  // larger than `buffer` is cut to it (Received::size is what was stored).
   Result<std::optional<Received>> receive(std::span<uint8_t> buffer);
   // Blocks up to `timeout` for a datagram (poll); nullopt on timeout.
   Result<std::optional<Received>> receive_wait(std::span<uint8_t> buffer, Duration timeout);
+  // Asks the kernel to stamp each datagram with its receive time (SO_TIMESTAMPNS), so
+  // receive() reports when a datagram arrived rather than when it was read.
+  Result<void> enable_timestamps();
   // Grows the kernel buffers (e.g. for a large window); best effort.
   void set_buffer_sizes(int bytes);
 

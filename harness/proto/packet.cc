@@ -200,7 +200,12 @@ tl::expected<Packet, ParseError> parse(std::span<const uint8_t> b, Strictness s)
     case 5:
       return parse_error_packet(b, s);
     case 6: {
-      if (b.size() == 2) return fail(ParseErrc::kEmptyOack, 2);
+      // RFC 2347's format lists at least one option, so strict refuses an empty OACK. Real
+      // servers send one, and lenient returns it so that callers can judge what was sent.
+      if (b.size() == 2) {
+        if (s == Strictness::kStrict) return fail(ParseErrc::kEmptyOack, 2);
+        return Oack{};
+      }
       auto options = parse_options(b, 2);
       if (!options) return tl::unexpected(options.error());
       return Oack{*options};

@@ -76,7 +76,8 @@ Opcode opcode_of(const Packet& p);
 
 enum class Strictness {
   kStrict,   // what the RFCs allow: requests <= 512 bytes, nothing after an ACK or ERROR
-  kLenient,  // what real peers send: trailing bytes and long requests are tolerated
+  kLenient,  // what real peers send: trailing bytes, long requests and an OACK with no
+             // option are tolerated
 };
 
 // Parses one datagram. The result views `bytes`, which must outlive it.

@@ -308,7 +308,6 @@ std::vector<MalformedCase> malformed_cases() {
       {"OACK option value unterminated", w().u16(6).str("blksize").raw("8").bytes(), strict,
        {ParseErrc::kUnterminatedOptionValue, 10}},
       {"OACK empty", w().u16(6).bytes(), strict, {ParseErrc::kEmptyOack, 2}},
-      {"OACK empty lenient", w().u16(6).bytes(), lenient, {ParseErrc::kEmptyOack, 2}},
       {"ERROR 2 bytes", w().u16(5).bytes(), strict, {ParseErrc::kTruncatedErrorCode, 2}},
       {"ERROR 3 bytes", w().u16(5).fill(1, 0).bytes(), lenient, {ParseErrc::kTruncatedErrorCode, 3}},
       {"ERROR no message", w().u16(5).u16(1).bytes(), strict, {ParseErrc::kUnterminatedErrorMessage, 4}},
@@ -358,6 +357,24 @@ TEST(PacketParse, AcceptsErrorTrailingBytesOnlyWhenLenient) {
   auto p = parse(w, Strictness::kLenient);
   ASSERT_TRUE(p);
   EXPECT_EQ(std::get<ErrorPacket>(*p).message, "denied");
+}
+
+// RFC 2347's OACK lists at least one option; real servers send one with none. Strict keeps
+// its typed error; lenient hands the packet over so it can be judged (and matched).
+TEST(PacketParse, AcceptsEmptyOackOnlyWhenLenient) {
+  Wire w;
+  w.u16(6);
+  EXPECT_EQ(error_of(w), (ParseError{ParseErrc::kEmptyOack, 2}));
+  EXPECT_EQ(parse(w, Strictness::kStrict).error().id(), "tftp.parse.empty_oack");
+  auto p = parse(w, Strictness::kLenient);
+  ASSERT_TRUE(p);
+  const auto* o = std::get_if<Oack>(&*p);
+  ASSERT_NE(o, nullptr);
+  EXPECT_TRUE(o->options.empty());
+  EXPECT_EQ(o->options.size(), 0u);
+  EXPECT_EQ(describe_datagram(w), "OACK");
+  std::vector<uint8_t> out(2);
+  EXPECT_EQ(write_packet(out, *p), 2u) << "an empty OACK writes back as its opcode alone";
 }
 
 TEST(PacketParse, AcceptsRequestOf512ButNot513WhenStrict) {

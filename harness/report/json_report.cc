@@ -35,7 +35,8 @@ json result_json(const ScenarioResult& r) {
             {"requirement", r.requirement}, {"level", r.level}, {"summary", r.summary},
             {"file", r.file},       {"tags", r.tags},         {"verdict", std::string(verdict_name(r.verdict))},
             {"reason", r.reason},   {"duration_ms", r.duration_ms}, {"evidence", evidence_json(r.evidence)},
-            {"evidence_elided", r.evidence_elided}, {"findings", findings}, {"see_also", r.see_also}};
+            {"evidence_elided", r.evidence_elided},
+            {"datagrams_dropped", r.datagrams_dropped}, {"findings", findings}, {"see_also", r.see_also}};
   if (!r.category.empty()) j["category"] = r.category;
   if (!r.expected.empty()) j["expected"] = r.expected;
   if (!r.observed.empty()) j["observed"] = r.observed;

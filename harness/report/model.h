@@ -77,6 +77,7 @@ struct ScenarioResult {
   double duration_ms = 0;
   std::vector<EvidenceLine> evidence;
   size_t evidence_elided = 0;  // datagrams left out of a long transfer's evidence
+  size_t datagrams_dropped = 0;  // a flood: datagrams the harness did not keep for its steps
   std::string category;  // "security" when a security scenario does not pass
   std::vector<FindingRecord> findings;    // about this scenario's own requirement: they set the verdict
   std::vector<FindingRecord> incidental;  // other rules' findings; the runner moves them to RunReport::findings

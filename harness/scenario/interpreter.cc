@@ -52,13 +52,20 @@ Verdict default_verdict(Level level) {
   return Verdict::kFail;
 }
 
+// Identifies a datagram to tell a repeat from a new one: socket, sender and a hash of the
+// bytes (not the bytes: a flood of 64 KiB datagrams must not be kept twice).
 std::string key_of(const Received& r) {
   std::string k = r.at == Socket::kMain ? "m" : "o";
   k += r.from.to_string();
   k += '|';
-  k.append(r.bytes.begin(), r.bytes.end());
+  const std::string_view bytes(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size());
+  k += std::to_string(std::hash<std::string_view>{}(bytes)) + ":" + std::to_string(r.bytes.size());
   return k;
 }
+
+// Datagrams waiting for a later step, at most: beyond it the oldest are dropped (and
+// counted), so a flooding target cannot grow the harness without bound.
+constexpr size_t kMaxInbox = Wire::kMaxQueued;
 
 class Interpreter {
  public:
@@ -71,7 +78,7 @@ class Interpreter {
     for (const Step& step : sc_.steps) {
       if (ended_) break;
       if (cancelled()) {
-        judge(Verdict::kError, "the run was interrupted");
+        judge(Verdict::kError, kInterrupted);
         break;
       }
       if (wire_.now() - start_ > sc_.deadline) {
@@ -93,8 +100,14 @@ class Interpreter {
       }
     }
     if (listen_hold_.owns_lock()) listen_hold_.unlock();
+    if (cancelled() && !ended_) judge(Verdict::kError, kInterrupted);  // a cut-short wait proves nothing
     apply_findings();
     fill_evidence();
+    result_.datagrams_dropped = dropped_ + wire_.dropped();
+    if (result_.datagrams_dropped > 0 && result_.verdict != Verdict::kPass) {
+      result_.reason += " [the target sent more than the harness keeps: " + std::to_string(result_.datagrams_dropped) +
+                        " datagrams dropped unread, all of them seen by the rule engine]";
+    }
     if (result_.verdict == Verdict::kFail &&
         std::find(sc_.tags.begin(), sc_.tags.end(), "security") != sc_.tags.end()) {
       result_.category = "security";
@@ -104,7 +117,10 @@ class Interpreter {
   }
 
  private:
-  bool cancelled() const { return cancel_ != nullptr && cancel_->load(std::memory_order_relaxed); }
+  bool cancelled() const {
+    return (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) || wire_.cancelled();
+  }
+  static constexpr const char* kInterrupted = "interrupted: the run was stopped before this scenario finished";
 
   // --- verdicts ------------------------------------------------------------------------
   // Keeps the worst verdict. A fail, skip or error ends the scenario; a warn or note lets
@@ -221,6 +237,10 @@ class Interpreter {
       }
       auto r = wire_.receive_until(deadline);
       if (!r) return std::nullopt;
+      if (inbox_.size() >= kMaxInbox) {
+        inbox_.erase(inbox_.begin());
+        ++dropped_;
+      }
       inbox_.push_back(std::move(*r));
     }
   }
@@ -307,6 +327,10 @@ class Interpreter {
     std::string why;
     for (bool fresh = true;;) {
       r = next(socket, step.repeat, deadline, &fresh);
+      if (!r && cancelled()) {
+        judge(Verdict::kError, kInterrupted);
+        return;
+      }
       if (!r) {
         judge(mismatch_verdict(step), step.reason.empty() ? "no reply in time" : step.reason,
               describe_alternatives(step), "nothing within " + seconds_text(profile_.resolve(step.within)));
@@ -369,8 +393,13 @@ class Interpreter {
         break;
       }
       if (fresh) seen_.erase(key_of(*r));  // not judged here: a later expect still sees it as new
+      if (kept.size() >= kMaxInbox) {
+        kept.erase(kept.begin());
+        ++dropped_;
+      }
       kept.push_back(std::move(*r));
     }
+    if (cancelled()) judge(Verdict::kError, kInterrupted);  // a silence cut short proves nothing
     inbox_.insert(inbox_.begin(), std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
   }
 
@@ -461,7 +490,8 @@ class Interpreter {
     const auto outcome = run_transfer(transfer, fs, deadline);
     const std::string what = std::string(upload ? "upload of " : "download of ") + spec.file;
     if (!outcome) {
-      judge(Verdict::kError, what + " did not finish within " + seconds_text(profile_.resolve(step.within)));
+      judge(Verdict::kError, cancelled() ? std::string(kInterrupted)
+                                         : what + " did not finish within " + seconds_text(profile_.resolve(step.within)));
       return;
     }
     if (spec.expect_failure) {
@@ -560,6 +590,7 @@ class Interpreter {
   const Step* current_ = nullptr;
   report::ScenarioResult result_;
   bool ended_ = false;
+  size_t dropped_ = 0;  // datagrams dropped from a full inbox
 
   std::optional<Address> server_;
   size_t blksize_ = proto::kDefaultBlockSize;

@@ -64,7 +64,7 @@ struct AliveProbe {
 // RRQ f1.bin, then withhold ACK 1 to time the target's first retransmission.
 AliveProbe probe_alive(Target& target, uint64_t seed, bool measure_rto) {
   AliveProbe out;
-  auto wire = target.open(seed);
+  auto wire = target.open_wire(seed);
   if (!wire) return out;
   Wire& w = **wire;
   w.send(Socket::kMain, w.listen(), request(Opcode::kRrq, "f1.bin", "octet"));
@@ -100,7 +100,7 @@ AliveProbe probe_alive(Target& target, uint64_t seed, bool measure_rto) {
 // DATA 5's retransmission. Nullopt when DATA 5 never came or was not resent.
 std::optional<Duration> probe_steady_rto(Target& target, uint64_t seed) {
   constexpr uint16_t kTimedBlock = 5;
-  auto wire = target.open(seed);
+  auto wire = target.open_wire(seed);
   if (!wire) return std::nullopt;
   Wire& w = **wire;
   w.send(Socket::kMain, w.listen(), request(Opcode::kRrq, "f3000.bin", "octet"));
@@ -136,7 +136,7 @@ std::optional<Duration> probe_steady_rto(Target& target, uint64_t seed) {
 // RRQ with every option; returns the option names the OACK accepted.
 std::vector<std::string> probe_options(Target& target, uint64_t seed) {
   std::vector<std::string> accepted;
-  auto wire = target.open(seed);
+  auto wire = target.open_wire(seed);
   if (!wire) return accepted;
   Wire& w = **wire;
   w.send(Socket::kMain, w.listen(),
@@ -161,7 +161,7 @@ std::vector<std::string> probe_options(Target& target, uint64_t seed) {
 }
 
 bool probe_write(Target& target, uint64_t seed) {
-  auto wire = target.open(seed);
+  auto wire = target.open_wire(seed);
   if (!wire) return false;
   Wire& w = **wire;
   const std::string name = "tftpspec-up-probe-" + std::to_string(seed) + "-f1.bin";
@@ -182,7 +182,7 @@ bool probe_write(Target& target, uint64_t seed) {
 }
 
 bool probe_netascii(Target& target, uint64_t seed) {
-  auto wire = target.open(seed);
+  auto wire = target.open_wire(seed);
   if (!wire) return false;
   Wire& w = **wire;
   w.send(Socket::kMain, w.listen(), request(Opcode::kRrq, "netascii.txt", "netascii"));
@@ -202,7 +202,7 @@ report::PathMeasurement probe_path(Target& target, uint64_t seed, std::vector<Du
                                    const std::atomic<bool>* cancel) {
   constexpr int kSamples = 7;
   report::PathMeasurement out;
-  auto wire = target.open(seed);
+  auto wire = target.open_wire(seed);
   if (!wire) return out;
   Wire& w = **wire;
   for (int i = 0; i < kSamples && !(cancel && cancel->load()); ++i) {
@@ -236,7 +236,7 @@ std::vector<report::FixtureCheck> verify_fixtures(Target& target, const std::vec
       report::FixtureCheck& check = out[i];
       check.name = name;
       const auto expected = fixture_bytes(name);
-      auto wire = target.open(mix(seed, "fixture." + name));
+      auto wire = target.open_wire(mix(seed, "fixture." + name));
       if (!wire || !expected) {
         check.status = "unreadable";
         check.detail = wire ? "not a fixture" : wire.error().message;
@@ -435,6 +435,7 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
   run.started = iso_now();
   const Instant t0 = real_now();
   run.target = target.describe();
+  target.set_cancel(options.cancel);
   auto cancelled = [&] { return options.cancel != nullptr && options.cancel->load(); };
 
   const Scenario* sanity = nullptr;
@@ -494,7 +495,7 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
   auto run_one = [&](const Scenario& s, const std::string& suffix) -> report::ScenarioResult {
     if (auto blocked = precheck(s)) return std::move(*blocked);
     const uint64_t seed = mix(options.seed, s.id + suffix);
-    auto wire = target.open(seed);
+    auto wire = target.open_wire(seed);
     if (!wire) return unjudged(s, "cannot open sockets: " + wire.error().message);
     char unique[24];
     std::snprintf(unique, sizeof unique, "%08llx", static_cast<unsigned long long>(seed & 0xffffffffu));

@@ -20,11 +20,21 @@ class Target {
  public:
   virtual ~Target() = default;
   virtual Result<std::unique_ptr<Wire>> open(uint64_t seed) = 0;
+  // open() with the run's cancel flag set on the wire, so every wait ends when it turns true.
+  Result<std::unique_ptr<Wire>> open_wire(uint64_t seed) {
+    auto wire = open(seed);
+    if (wire) (*wire)->set_cancel(cancel_);
+    return wire;
+  }
+  void set_cancel(const std::atomic<bool>* cancel) { cancel_ = cancel; }
   virtual report::TargetInfo describe() const = 0;
   // True when the harness itself put the fixtures in the target's root (embedded, --root):
   // then a fixture served with other bytes is the target's doing, judged by the scenarios,
   // and only a missing one is a set-up problem.
   virtual bool fixtures_written_by_harness() const = 0;
+
+ private:
+  const std::atomic<bool>* cancel_ = nullptr;
 };
 
 // The reference server in-process, over the virtual network, in virtual time.

@@ -24,17 +24,22 @@ std::optional<Received> Wire::receive_until(Instant deadline) {
     queued_.erase(queued_.begin());
     return r;
   }
+  if (cancelled()) return std::nullopt;
   auto a = next_arrival(deadline);
   if (!a) return std::nullopt;
-  const Instant t = now();
+  const Instant t = a->time;
   rules_.observe({t, check::Direction::kFromTarget, a->from, local(a->at), a->bytes});
   return Received{rules_.observations().size() - 1, a->at, a->from, std::move(a->bytes), t};
 }
 
 void Wire::wait_until(Instant deadline) {
   while (auto a = next_arrival(deadline)) {
-    const Instant t = now();
+    const Instant t = a->time;
     rules_.observe({t, check::Direction::kFromTarget, a->from, local(a->at), a->bytes});
+    if (queued_.size() >= kMaxQueued) {
+      ++dropped_;  // a flood: bounded memory beats keeping every datagram
+      continue;
+    }
     queued_.push_back({rules_.observations().size() - 1, a->at, a->from, std::move(a->bytes), t});
   }
 }
@@ -45,6 +50,8 @@ Result<std::unique_ptr<UdpWire>> UdpWire::open(const Address& target) {
     auto socket = net::UdpSocket::ephemeral_for(target);
     if (!socket) return tl::unexpected(socket.error());
     socket->set_buffer_sizes(4 << 20);
+    // Best effort: without kernel stamps, arrivals are timed when read.
+    (void)socket->enable_timestamps();
     s = std::move(*socket);
   }
   return w;
@@ -54,17 +61,33 @@ void UdpWire::transmit(Socket s, const Address& to, std::span<const uint8_t> byt
   (void)sockets_[s == Socket::kMain ? 0 : 1].send_to(to, bytes);  // a failed send is a lost datagram
 }
 
+std::optional<Wire::Arrival> UdpWire::read(int socket) {
+  auto got = sockets_[socket].receive(buffer_);
+  if (!got || !*got) return std::nullopt;
+  const auto& r = **got;
+  return Arrival{socket == 0 ? Socket::kMain : Socket::kOther, r.from,
+                 std::vector<uint8_t>(buffer_.begin(), buffer_.begin() + static_cast<long>(r.size)), r.time};
+}
+
 std::optional<Wire::Arrival> UdpWire::next_arrival(Instant deadline) {
   for (;;) {
-    for (int i = 0; i < 2; ++i) {
-      auto got = sockets_[i].receive(buffer_);
-      if (got && *got) {
-        return Arrival{i == 0 ? Socket::kMain : Socket::kOther, (*got)->from,
-                       std::vector<uint8_t>(buffer_.begin(), buffer_.begin() + static_cast<long>((*got)->size))};
+    // One datagram per socket per round, the sockets taking turns, and the deadline judged
+    // on every datagram: a target flooding one socket neither starves the other nor holds
+    // the step past its deadline.
+    for (int k = 0; k < 2; ++k) {
+      const int i = (turn_ + k) % 2;
+      if (!pending_[i]) pending_[i] = read(i);
+      if (pending_[i] && pending_[i]->time <= deadline) {
+        turn_ = 1 - i;
+        Arrival a = std::move(*pending_[i]);
+        pending_[i].reset();
+        return a;
       }
     }
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - real_now());
-    if (left.count() <= 0) return std::nullopt;
+    // A pending datagram here arrived after the deadline, so the deadline has passed.
+    const Instant now = real_now();
+    if (now >= deadline || cancelled()) return std::nullopt;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(std::min<Duration>(deadline - now, kWaitSlice));
     pollfd fds[2] = {{sockets_[0].fd(), POLLIN, 0}, {sockets_[1].fd(), POLLIN, 0}};
     ::poll(fds, 2, static_cast<int>(left.count()));
   }
@@ -74,8 +97,8 @@ class VirtualWire::Harness : public net::Node {
  public:
   Harness(Address main, Address other) : main_(main), other_(other) {}
   bool owns(const Address& a) const override { return a == main_ || a == other_; }
-  void receive(Instant, const net::Datagram& d) override {
-    inbox_.push_back({d.to == main_ ? Socket::kMain : Socket::kOther, d.from, d.bytes});
+  void receive(Instant now, const net::Datagram& d) override {
+    inbox_.push_back({d.to == main_ ? Socket::kMain : Socket::kOther, d.from, d.bytes, now});
   }
   void on_timer(Instant) override {}
   std::optional<Instant> next_timer() override { return std::nullopt; }
@@ -106,10 +129,10 @@ void VirtualWire::transmit(Socket s, const Address& to, std::span<const uint8_t>
 
 std::optional<Wire::Arrival> VirtualWire::next_arrival(Instant deadline) {
   if (harness_->inbox_.empty() && sim_.now() < deadline) {
-    sim_.run([&] { return !harness_->inbox_.empty(); }, {.max_steps = 10'000'000, .max_time = deadline - sim_.now()});
+    sim_.run([&] { return !harness_->inbox_.empty() || cancelled(); }, {.max_steps = 10'000'000, .max_time = deadline - sim_.now()});
   }
   if (harness_->inbox_.empty()) {
-    sim_.network().advance_to(deadline);
+    if (!cancelled()) sim_.network().advance_to(deadline);
     return std::nullopt;
   }
   Arrival a = std::move(harness_->inbox_.front());

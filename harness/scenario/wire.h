@@ -4,6 +4,7 @@
 // is recorded and fed to the rule engine.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,7 +25,7 @@ struct Received {
   Socket at;
   Address from;
   std::vector<uint8_t> bytes;
-  Instant time;
+  Instant time;  // when it reached our socket (over UDP: the kernel's receive time)
 };
 
 // Every scenario of a run reaches the target's well-known port through the same socket
@@ -43,10 +44,22 @@ class Wire {
   virtual Instant now() = 0;
   virtual Address local(Socket s) const = 0;
   void send(Socket s, const Address& to, std::span<const uint8_t> bytes);
-  // The next datagram to reach one of our sockets, waiting until `deadline` at most.
+  // The next datagram to reach one of our sockets by `deadline`, waiting until then at
+  // most. Returns by the deadline however fast the target sends: a datagram that arrived
+  // after it is left for the next call. Nullopt at once when the run is cancelled.
   std::optional<Received> receive_until(Instant deadline);
-  // Lets time pass (virtual or real) without consuming datagrams; they queue up.
+  // Lets time pass (virtual or real) without consuming datagrams; they queue up, at most
+  // kMaxQueued of them: the rest are observed by the rule engine, then dropped and counted.
   void wait_until(Instant deadline);
+
+  // Makes waits end within kWaitSlice once *cancel is true (the run was interrupted).
+  void set_cancel(const std::atomic<bool>* cancel) { cancel_ = cancel; }
+  bool cancelled() const { return cancel_ != nullptr && cancel_->load(std::memory_order_relaxed); }
+  // Datagrams wait_until had no room for: the target flooded us with this many.
+  size_t dropped() const { return dropped_; }
+
+  static constexpr size_t kMaxQueued = 256;  // at most 256 x 64 KiB queued per wire
+  static constexpr Duration kWaitSlice = std::chrono::milliseconds(100);
 
   check::RuleEngine& rules() { return rules_; }
 
@@ -55,14 +68,19 @@ class Wire {
     Socket at;
     Address from;
     std::vector<uint8_t> bytes;
+    Instant time;  // when it reached our socket
   };
   virtual void transmit(Socket s, const Address& to, std::span<const uint8_t> bytes) = 0;
+  // The next datagram that arrived by `deadline`; nullopt once none did and the deadline
+  // has passed, or the run is cancelled (checked at least every kWaitSlice).
   virtual std::optional<Arrival> next_arrival(Instant deadline) = 0;
 
  private:
   Address listen_;
   check::RuleEngine rules_;
   std::vector<Received> queued_;  // arrived during wait_until, not yet consumed
+  size_t dropped_ = 0;
+  const std::atomic<bool>* cancel_ = nullptr;
 };
 
 // Real UDP: IPv4 or IPv6, following the target's family.
@@ -78,7 +96,11 @@ class UdpWire : public Wire {
 
  private:
   explicit UdpWire(const Address& target) : Wire(target) {}
+  std::optional<Arrival> read(int socket);
   net::UdpSocket sockets_[2];
+  // A datagram read from each socket that arrived after the deadline it was read for.
+  std::optional<Arrival> pending_[2];
+  int turn_ = 0;  // the socket served first next time: the two take turns
   std::vector<uint8_t> buffer_ = std::vector<uint8_t>(proto::kMaxDatagramSize + 1);
 };
 

@@ -37,10 +37,14 @@ report::RunReport run_against(const Address& address) {
 std::string describe_failures(const report::RunReport& r) {
   std::string out;
   for (const auto& s : r.results) {
-    if (s.verdict == report::Verdict::kPass) continue;
+    if (s.verdict == report::Verdict::kPass || s.verdict == report::Verdict::kNote) continue;
     out += "  " + std::string(report::verdict_name(s.verdict)) + " " + s.id + ": " + s.reason;
     if (!s.observed.empty()) out += " [observed: " + s.observed + "]";
     out += "\n";
+  }
+  for (const auto& f : r.findings) {
+    out += "  finding " + std::string(report::verdict_name(f.verdict)) + " " + f.finding.key() + " in " +
+           std::to_string(f.scenarios.size()) + " scenarios: " + f.finding.message + "\n";
   }
   return out;
 }
@@ -63,6 +67,7 @@ TEST(Conformance, ReferenceServerPassesEveryScenarioOverRealUdp) {
   EXPECT_TRUE(report.target.alive);
   EXPECT_EQ(report.summary.fail + report.summary.warn + report.summary.error + report.summary.skip, 0)
       << describe_failures(report);
+  EXPECT_EQ(report.summary.findings_fail + report.summary.findings_warn, 0) << describe_failures(report);
   EXPECT_GE(report.results.size(), 3u);
 }
 
@@ -91,6 +96,27 @@ void expect_matches(const report::RunReport& report, const std::string& name) {
   for (const auto& [id, e] : expected.items()) {
     const bool ran = std::any_of(report.results.begin(), report.results.end(), [&](const auto& r) { return r.id == id; });
     if (!ran) mismatches += "  " + id + ": listed in the expectations but not in the catalogue\n";
+  }
+  // Run-wide findings (rules other than a scenario's own, one per rule id and cause): each
+  // must be listed under "findings" with its verdict and why, and each listed one seen.
+  const auto findings = doc.value("findings", nlohmann::json::object());
+  for (const auto& f : report.findings) {
+    const std::string key = f.finding.key();
+    const std::string got(report::verdict_name(f.verdict));
+    if (!findings.contains(key)) {
+      mismatches += "  finding " + key + " (" + got + ", seen in " + std::to_string(f.scenarios.size()) +
+                    " scenarios, first " + f.first_seen_in + "): not in the expectations — " + f.finding.message + "\n";
+      continue;
+    }
+    const auto& e = findings.at(key);
+    EXPECT_FALSE(e.value("why", "").empty()) << path << ": finding " << key << " needs a 'why'";
+    if (e.at("verdict").get<std::string>() != got) {
+      mismatches += "  finding " + key + ": expected " + e.at("verdict").get<std::string>() + ", got " + got + "\n";
+    }
+  }
+  for (const auto& [key, e] : findings.items()) {
+    const bool seen = std::any_of(report.findings.begin(), report.findings.end(), [&](const auto& f) { return f.finding.key() == key; });
+    if (!seen) mismatches += "  finding " + key + ": listed in the expectations but not seen\n";
   }
   EXPECT_TRUE(mismatches.empty()) << name << " verdicts differ from " << path << ":\n" << mismatches;
 }
