@@ -335,7 +335,7 @@ TEST(RuleReferenceServer, ServerFaultsOfNegotiationAndTidAreCaught) {
     std::string rule;
   };
   const std::vector<Case> cases = {
-      {[](server::ServerFaults& f) { f.answer_from_listen_port = true; }, "tftp.rule.reply_from_listen_port"},
+      {[](server::ServerFaults& f) { f.answer_from_listen_port = true; }, "tftp.note.reply_from_listen_port"},
       {[](server::ServerFaults& f) { f.oack_unrequested_option = true; }, "tftp.rule.oack_unrequested_option"},
       {[](server::ServerFaults& f) { f.oack_off_by_one = true; }, "tftp.rule.oack_blksize_above_request"},
   };

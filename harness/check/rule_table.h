@@ -45,12 +45,9 @@ inline constexpr RuleSpec kErrorCodeUndefined{"tftp.note.error_code_undefined", 
 
 // --- rules_tid.cc: transfer identifiers (RFC 1350 §4).
 // RFC 1350 §4 only describes the reply "under normal operation" as using "a TID chosen by the
-// server", and says TIDs "should be randomly chosen"; issue 7 counts random TIDs among what
-// the RFCs only encourage, so this should be a note (kNote). It stays kShould until the four
-// scenarios that only this incidental warn catches today (Catalogue.EveryScenarioFails...:
-// rfc1350.end.short-511, .malformed.long-filename, .request.wrq-answered-by-ack-0,
-// .rtx.duplicate-data-during-wrq) get a fault switch of their own.
-inline constexpr RuleSpec kReplyFromListenPort{"tftp.rule.reply_from_listen_port", "T1350-TID-NEW", "RFC 1350 §4", Level::kShould, "serves transfers from the listen port", "rules_tid.cc"};
+// server", and says TIDs "should be randomly chosen": how a server picks its TID is what the
+// RFC encourages, not a requirement broken, so answering from the listen port is a note.
+inline constexpr RuleSpec kReplyFromListenPort{"tftp.note.reply_from_listen_port", "T1350-TID-NEW", "RFC 1350 §4", Level::kNote, "serves transfers from the listen port", "rules_tid.cc"};
 // RFC 1350 §2/§4: a wrong source TID is the one error that does not end the transfer; the
 // stray is discarded "while not disturbing the transfer".
 inline constexpr RuleSpec kStrayDisturbed{"tftp.rule.stray_disturbed_transfer", "T1350-TID-STRAY", "RFC 1350 §2, §4", Level::kMust, "ends a transfer because of a stray datagram", "rules_tid.cc"};

@@ -242,6 +242,11 @@ struct Transfer::State {
       ++window_first;
     }
     if (final_block && acked == *final_block) {
+      if (config.faults.data_after_short_final) {
+        std::vector<uint8_t> extra(proto::kDataHeaderSize);
+        extra.resize(*proto::write_data(extra, sent_wire(acked + 1), {}));
+        send_control(std::move(extra), peer);
+      }
       finish({OutcomeKind::kSuccess, 0, ""});
       return;
     }
@@ -324,6 +329,10 @@ struct Transfer::State {
       // per window of old blocks: a whole window resent on timeout then costs one ACK, not
       // windowsize ACKs that a sender rewinding on every ACK would each answer with a window.
       ++stats.duplicates_received;
+      if (config.faults.duplicate_data_advances && d.block == received_wire(received)) {
+        send_ack(++received);
+        return;
+      }
       if (old_blocks_seen++ % params.windowsize == 0) send_ack(received);
     } else if (!gap_reported) {
       // A block from the future: one went missing. ACK the last in-order block once so the
@@ -530,7 +539,7 @@ Transfer Transfer::server_write(const TransferConfig& config, const Address& cli
   s->phase = Phase::kReceiving;
   if (n.oack.empty()) {
     std::vector<uint8_t> ack(4);
-    ack.resize(*proto::write_ack(ack, 0));
+    ack.resize(*proto::write_ack(ack, config.faults.wrq_acked_with_1 ? 1 : 0));
     s->send_control(std::move(ack), client);
   } else {
     s->send_control(oack_bytes(n), client);

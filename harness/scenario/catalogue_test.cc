@@ -111,6 +111,9 @@ const std::map<std::string, std::vector<const char*>>& caught_by() {
       {"truncate_uploads", {"rfc1350.rtx.upload-lost-data"}},
       {"serve_directories", {"rfc1350.request.rrq-directory-refused"}},
       {"serve_long_names", {"rfc1350.malformed.long-filename"}},
+      {"data_after_short_final", {"rfc1350.end.short-511"}},
+      {"wrq_acked_with_1", {"rfc1350.request.wrq-answered-by-ack-0"}},
+      {"duplicate_data_advances", {"rfc1350.rtx.duplicate-data-during-wrq"}},
       {"oack_window_zero", {"rfc7440.windowsize.max-65535"}},
   };
   return kMap;
