@@ -72,6 +72,14 @@ void RuleEngine::State::on_oack(TransferState& t, size_t index, const proto::Oac
   if (oack.options.find(proto::kBlksize)) {
     t.blksize = p.blksize;
     t.blksize_negotiated = true;
+    // An OACK naming blksize twice (echoing a request that did) announces no single size: the
+    // data is judged against the largest named, so the duplicate is one finding, not two.
+    for (const auto opt : oack.options) {
+      if (!proto::iequals(opt.name, proto::kBlksize)) continue;
+      if (auto v = proto::parse_decimal(opt.value); v && proto::blksize_in_range(*v)) {
+        t.blksize = std::max(t.blksize, static_cast<size_t>(*v));
+      }
+    }
   }
   if (p.fixed_timeout) t.timeout_s = std::chrono::duration_cast<std::chrono::seconds>(*p.fixed_timeout).count();
   t.window = p.windowsize;
