@@ -53,6 +53,15 @@ void RuleEngine::State::on_oack(TransferState& t, size_t index, const proto::Oac
            ev);
     return;
   }
+  if (oack.options.empty()) {
+    // RFC 2347: an OACK acknowledges the options the server accepted; accepting none, the
+    // server answers as to a plain request (DATA 1 or ACK 0).
+    report(kOackEmpty, t,
+           "the server accepted none of the requested options, yet answered with an empty OACK at " + when(o.at) +
+               " instead of " + (t.rrq ? "DATA 1" : "ACK 0"),
+           ev);
+    return;
+  }
   const engine::OackReview review = engine::review_oack(t.request.opcode, t.request.options, oack.options);
   std::string unrequested;
   for (const auto& v : review.violations) {
