@@ -14,6 +14,7 @@
 #include "scenario/runner.h"
 #include "server/udp_server.h"
 #include "tests/support/delay_proxy.h"
+#include "tests/support/reference_server.h"
 #include "tests/support/process.h"
 
 namespace tftp {
@@ -46,36 +47,16 @@ std::string summary_line(const char* name, const report::RunReport& r, double wa
   return text;
 }
 
-// The reference server over real UDP on its own fixture root, in a thread. Each run gets
-// a fresh one: discovery's write probe leaves a file named from the seed, and a second run
-// with the same seed against the same root would find write refused (ERROR 6) and skip
-// every upload scenario.
-class ReferenceServer {
- public:
-  ReferenceServer() : root_("tftpspec-distant-") {
-    if (!scenario::write_fixtures(root_.path())) throw std::runtime_error("cannot write fixtures");
-    server::RootPolicy policy;
-    policy.writable = true;
-    auto files = server::RootDirectory::open(root_.path(), policy);
-    if (!files) throw std::runtime_error(files.error());
-    files_ = std::move(*files);
-    auto server = server::UdpServer::start({Address::loopback_v4(0)}, server::ServerConfig{}, *files_);
-    if (!server) throw std::runtime_error(server.error().to_string());
-    server_ = std::move(*server);
-    thread_ = std::thread([this] { (void)server_->run(stop_); });
+// The reference server over real UDP on its own fixture root, in a thread. Each run gets a
+// fresh one, so no file an earlier run uploaded can change what a later one sees.
+struct FreshReferenceServer {
+  FreshReferenceServer() : root("tftpspec-distant-"), server((write(root), root.path())) {}
+  static void write(const testing::TempDir& dir) {
+    if (!scenario::write_fixtures(dir.path())) throw std::runtime_error("cannot write fixtures");
   }
-  ~ReferenceServer() {
-    stop_ = true;
-    thread_.join();
-  }
-  Address address() const { return server_->listening().front(); }
-
- private:
-  testing::TempDir root_;
-  std::unique_ptr<server::RootDirectory> files_;
-  std::unique_ptr<server::UdpServer> server_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  Address address() const { return server.address(); }
+  testing::TempDir root;
+  testing::ReferenceServerThread server;
 };
 
 TEST(DistantTarget, CatalogueVerdictsAt20To30MsRoundTripEqualThoseOnLoopback) {
@@ -84,12 +65,12 @@ TEST(DistantTarget, CatalogueVerdictsAt20To30MsRoundTripEqualThoseOnLoopback) {
   Instant t0 = real_now();
   report::RunReport near;
   {
-    ReferenceServer server;
+    FreshReferenceServer server;
     near = run_against(scenarios, server.address());
   }
   const double near_s = to_seconds(real_now() - t0);
 
-  ReferenceServer server;
+  FreshReferenceServer server;
   testing::DelayProxyConfig config;
   config.server = server.address();
   config.delay = 12ms;

@@ -11,6 +11,7 @@
 #include "scenario/runner.h"
 #include "server/udp_server.h"
 #include "tests/support/process.h"
+#include "tests/support/reference_server.h"
 
 namespace tftp {
 namespace {
@@ -26,33 +27,6 @@ const std::vector<scenario::Scenario>& catalogue() {
   return c;
 }
 
-// The reference server over real UDP on a fixture root, in a thread.
-class ReferenceServer {
- public:
-  explicit ReferenceServer(const std::filesystem::path& root) {
-    server::RootPolicy policy;
-    policy.writable = true;
-    files_ = std::move(*server::RootDirectory::open(root, policy));
-    server_ = std::move(*server::UdpServer::start({Address::loopback_v4(0)}, server::ServerConfig{}, *files_));
-    thread_ = std::thread([this] { (void)server_->run(stop_); });
-  }
-  ~ReferenceServer() { stop(); }
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    server_.reset();  // closes the sockets: the target is gone
-  }
-  Address address() const { return address_ ? *address_ : server_->listening().front(); }
-  void remember_address() { address_ = server_->listening().front(); }
-
- private:
-  std::unique_ptr<server::RootDirectory> files_;
-  std::unique_ptr<server::UdpServer> server_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::optional<Address> address_;
-};
-
 std::string listing(const report::RunReport& r) {
   std::string out;
   for (const auto& s : r.results) out += "  " + std::string(report::verdict_name(s.verdict)) + " " + s.id + ": " + s.reason + "\n";
@@ -67,7 +41,7 @@ TEST(TrustworthyVerdicts, AFixtureOneByteOffIsASetupErrorNamingTheFixAndNeverAFa
     f.seekp(1500);
     f.put('\x5a');  // the fixture differs in one byte from what `tftpspec fixtures` writes
   }
-  ReferenceServer server(root.path());
+  testing::ReferenceServerThread server(root.path());
   scenario::UdpTarget target(server.address(), /*fixtures_written=*/false);  // the user installed them
   scenario::RunOptions options;
   options.jobs = 8;
@@ -93,8 +67,7 @@ TEST(TrustworthyVerdicts, AFixtureOneByteOffIsASetupErrorNamingTheFixAndNeverAFa
 TEST(TrustworthyVerdicts, ATargetKilledMidRunGivesErrorsNotFailsAndIsNotAlive) {
   testing::TempDir root("tftpspec-killed-");
   ASSERT_TRUE(scenario::write_fixtures(root.path()));
-  ReferenceServer server(root.path());
-  server.remember_address();
+  testing::ReferenceServerThread server(root.path());
   scenario::UdpTarget target(server.address(), true);
   scenario::RunOptions options;
   options.jobs = 4;
