@@ -359,7 +359,9 @@ TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed, 
   auto path = std::async(std::launch::async, [&] { return probe_path(target, mix(seed, "probe.path"), samples, cancel); });
   const AliveProbe a = alive.get();
   info.alive = a.alive;
-  if (!a.alive) info.notes.push_back("no answer to RRQ f1.bin within 3 s");
+  const bool cut_short = cancel != nullptr && cancel->load();
+  if (!a.alive) info.notes.push_back(cut_short ? "discovery was interrupted before the target answered"
+                                               : "no answer to RRQ f1.bin within 3 s");
   if (a.fixture_missing) info.notes.push_back("f1.bin is missing: install the fixtures (tftpspec fixtures DIR, or --root DIR)");
   if (!a.wrong_answer.empty()) info.notes.push_back("answered RRQ f1.bin with " + a.wrong_answer + ", not DATA 1");
   if (a.rto) {
