@@ -13,7 +13,7 @@ constexpr std::array kTable{
     kReplyFromListenPort, kStrayDisturbed,  kStrayAccepted,      kStrayNotAnswered,      kStrayNotSeen,
     kLockstep,         kDataBeforeAck0,     kWindow,             kBlockSequence,         kDataAfterFinal,
     kOversize,         kMissingFinal,       kRetransmissionDiffers, kRetransmitIntervals, kRolloverTo0,
-    kRolloverTo1,      kSorcerer,           kSorcererCount,      kOackUnrequested,       kOackWithoutOptions,
+    kRolloverTo1,      kSorcerer,           kSorcererCount,      kOackUnrequested,       kOackWithoutOptions,    kOackEmpty,
     kOackBlksizeRange, kOackBlksizeAbove,   kOackTimeoutRange,   kOackTimeoutNotEchoed,  kOackWindowsizeRange,
     kOackWindowsizeAbove, kOackTsizeRead,   kOackTsizeWrite,     kErrorRetransmitted,    kAckForError,
     kSentAfterError,   kSentAfterOwnError,

@@ -90,6 +90,9 @@ inline constexpr RuleSpec kSorcerer{"tftp.rule.sorcerers_apprentice", "T1123-SAS
 // RFC 2347: "The server must not include in the OACK any option which had not been specifically requested".
 inline constexpr RuleSpec kOackUnrequested{"tftp.rule.oack_unrequested_option", "T2347-OACK", kRfc2347, Level::kMust, "puts an unrequested option in the OACK", "rules_oack.cc"};
 inline constexpr RuleSpec kOackWithoutOptions{"tftp.rule.oack_without_options", "T2347-UNKNOWN", kRfc2347, Level::kMust, "answers a request without options with an OACK", "rules_oack.cc"};
+// RFC 2347: "Options which the server does not support should be omitted from the OACK"; with
+// every option omitted the server answers as to a plain request, not with an empty OACK.
+inline constexpr RuleSpec kOackEmpty{"tftp.rule.oack_empty", "T2347-UNKNOWN", kRfc2347, Level::kShould, "answers with an OACK that acknowledges no option", "rules_oack.cc"};
 // RFC 2348: blksize is 8..65464, and the OACK value "must be less than or equal to" the requested one.
 inline constexpr RuleSpec kOackBlksizeRange{"tftp.rule.oack_blksize_range", "T2348-RANGE", kRfc2348, Level::kMust, "announces a blksize outside 8..65464", "rules_oack.cc"};
 inline constexpr RuleSpec kOackBlksizeAbove{"tftp.rule.oack_blksize_above_request", "T2348-NEG", kRfc2348, Level::kMust, "announces a blksize above the requested one", "rules_oack.cc"};

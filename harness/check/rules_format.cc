@@ -13,6 +13,9 @@ std::string direction_key(const Observation& o) { return o.from.to_string() + ">
 }  // namespace
 
 void RuleEngine::State::check_malformed(size_t index, const proto::ParseError& e) {
+  // An OACK with no option parses leniently and is judged where OACKs are (rules_oack.cc,
+  // oack_without_options): one finding for one bug.
+  if (e.code == proto::ParseErrc::kEmptyOack) return;
   const Observation& o = seen(index);
   const uint16_t op = o.bytes.size() >= 2 ? static_cast<uint16_t>((o.bytes[0] << 8) | o.bytes[1]) : 0;
   const RuleSpec& rule = op == 5 ? kMalformedError : op == 6 ? kMalformedOack

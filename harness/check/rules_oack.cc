@@ -53,6 +53,15 @@ void RuleEngine::State::on_oack(TransferState& t, size_t index, const proto::Oac
            ev);
     return;
   }
+  if (oack.options.empty()) {
+    // RFC 2347: an OACK acknowledges the options the server accepted; accepting none, the
+    // server answers as to a plain request (DATA 1 or ACK 0).
+    report(kOackEmpty, t,
+           "the server accepted none of the requested options, yet answered with an empty OACK at " + when(o.at) +
+               " instead of " + (t.rrq ? "DATA 1" : "ACK 0"),
+           ev);
+    return;
+  }
   const engine::OackReview review = engine::review_oack(t.request.opcode, t.request.options, oack.options);
   std::string unrequested;
   for (const auto& v : review.violations) {
@@ -72,6 +81,14 @@ void RuleEngine::State::on_oack(TransferState& t, size_t index, const proto::Oac
   if (oack.options.find(proto::kBlksize)) {
     t.blksize = p.blksize;
     t.blksize_negotiated = true;
+    // An OACK naming blksize twice (echoing a request that did) announces no single size: the
+    // data is judged against the largest named, so the duplicate is one finding, not two.
+    for (const auto opt : oack.options) {
+      if (!proto::iequals(opt.name, proto::kBlksize)) continue;
+      if (auto v = proto::parse_decimal(opt.value); v && proto::blksize_in_range(*v)) {
+        t.blksize = std::max(t.blksize, static_cast<size_t>(*v));
+      }
+    }
   }
   if (p.fixed_timeout) t.timeout_s = std::chrono::duration_cast<std::chrono::seconds>(*p.fixed_timeout).count();
   t.window = p.windowsize;

@@ -46,6 +46,13 @@ void RuleEngine::State::count_resend(TransferState& t, size_t index, uint64_t bl
   const Instant at = seen(index).at;
   const auto& client = clients[t.client];
   if (block == 1 && client.pending && client.pending->at > prev.last_at) return;  // a repeated request
+  // The Apprentice sends one DATA n per copy of ACK n-1. A send beyond the copies received so
+  // far has no ACK to blame: the server's own timer sent it, however short it was (dnsmasq's
+  // timer wanders by milliseconds). Copies may reach the server before its first DATA n, so
+  // this counts copies, not their order.
+  const auto copies_of = t.acks.find(block - 1);
+  const uint32_t copies = copies_of == t.acks.end() ? (block == 1 ? 1 : 0) : copies_of->second.count;
+  if (copies < 2 || prev.sends + 1 > copies) return;
   std::string why;
   if (!too_soon_for_timer(t, at - prev.last_at, &why)) return;
   if (t.unexplained_resends++ == 0) {

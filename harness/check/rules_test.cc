@@ -871,6 +871,15 @@ TEST(RuleOack, OptionNamesCompareCaseInsensitively) {
   EXPECT_CLEAN(r);
 }
 
+TEST(RuleOack, EmptyOackToRequestWithOptionsIsOneShouldFinding) {
+  Trace r;
+  r.ask(rrq("a.bin", {{"foo", "bar"}}));
+  r.wait(1ms);
+  r.reply(std::vector<uint8_t>{0x00, 0x06});  // an OACK acknowledging nothing
+  EXPECT_ONLY(r, "tftp.rule.oack_empty");  // not also a malformed-OACK finding: one bug, one finding
+  EXPECT_EQ(r.engine.finish().front().level, Level::kShould);
+}
+
 TEST(RuleOack, OackToRequestWithoutOptionsIsReported) {
   Trace r;
   r.ask(rrq("a.bin"));

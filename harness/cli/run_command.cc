@@ -228,6 +228,13 @@ bool upload_fixtures(const Address& target) {
                                            std::nullopt, std::nullopt);
     request.transfer.dally = Duration::zero();
     auto report = client::upload(request, std::make_unique<engine::MemorySource>(*scenario::fixture_bytes(f.name)));
+    if (report && report->outcome.kind == engine::OutcomeKind::kPeerError && report->outcome.error_code == 6) {
+      // Already there (the server does not overwrite): discovery compares its content, and a
+      // stale copy becomes a set-up error naming it, never the target's fail.
+      std::fprintf(stderr, "tftpspec run: fixture %s already exists on the target; its content is checked before the run\n",
+                   f.name.c_str());
+      continue;
+    }
     if (!report || !report->outcome.ok()) {
       std::fprintf(stderr, "tftpspec run: cannot upload fixture %s: %s\n", f.name.c_str(),
                    report ? report->outcome.to_string().c_str() : report.error().message.c_str());
@@ -397,7 +404,9 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
       "  tftpspec run --target [::1]:69 --scenario 'rfc2348.*' --jobs 4\n");
   cmd->add_option("--target", flags->target, "HOST[:PORT] of the server under test (port 69 by default)");
   cmd->add_option("--root", flags->root, "Write the fixtures into the target's root DIR first");
-  cmd->add_flag("--upload-fixtures", flags->upload_fixtures, "Upload the fixtures by WRQ first (the target must allow it)");
+  cmd->add_flag("--upload-fixtures", flags->upload_fixtures,
+                "Upload the fixtures by WRQ first (the target must allow it). Files already there are kept and "
+                "checked like any others. TFTP cannot delete: the uploaded files stay on the target");
   cmd->add_option("--scenario", flags->include,
                   "Run only scenarios whose id matches GLOB (repeatable); a selection matching nothing exits 2");
   cmd->add_option("--exclude", flags->exclude, "Skip scenarios whose id matches GLOB (repeatable)");

@@ -37,6 +37,8 @@ json result_json(const ScenarioResult& r) {
             {"reason", r.reason},   {"duration_ms", r.duration_ms}, {"evidence", evidence_json(r.evidence)},
             {"evidence_elided", r.evidence_elided},
             {"datagrams_dropped", r.datagrams_dropped}, {"findings", findings}, {"see_also", r.see_also}};
+  j["requirements"] = r.requirements;
+  if (!r.decided_by.empty()) j["decided_by"] = r.decided_by;
   if (!r.category.empty()) j["category"] = r.category;
   if (!r.expected.empty()) j["expected"] = r.expected;
   if (!r.observed.empty()) j["observed"] = r.observed;

@@ -472,6 +472,7 @@ class Interpreter {
     config.dally = Duration::zero();
     std::vector<proto::OwnedOption> options;
     for (const auto& [k, v] : spec.options) options.push_back({expand(k), expand(v)});
+    const size_t required_options = options.size();
     for (const auto& [k, v] : spec.options_if_supported) {
       if (profile_.capabilities.count(k)) options.push_back({k, expand(v)});
     }
@@ -480,16 +481,26 @@ class Interpreter {
     const std::string remote = upload ? "tftpspec-up-" + unique_ + "-" + spec.file : spec.file;
     request_file_ = spec.file;
 
-    FaultState fs{spec.faults};
-    auto sink = std::make_unique<engine::MemorySink>();
-    const auto contents = sink->contents();
-    std::unique_ptr<engine::ByteSink> snk = std::move(sink);
-    if (mode == proto::Mode::kNetascii) snk = std::make_unique<engine::NetasciiDecodingSink>(std::move(snk));
-    std::unique_ptr<engine::ByteSource> src = std::make_unique<engine::MemorySource>(fixture.value_or(std::vector<uint8_t>{}));
-    if (mode == proto::Mode::kNetascii) src = std::make_unique<engine::NetasciiEncodingSource>(std::move(src), std::nullopt);
-    auto transfer = upload ? engine::Transfer::client_write(config, wire_.listen(), remote, mode, options, std::move(src), wire_.now())
-                           : engine::Transfer::client_read(config, wire_.listen(), remote, mode, options, std::move(snk), wire_.now());
-    const auto outcome = run_transfer(transfer, fs, deadline);
+    std::optional<engine::Outcome> outcome;
+    std::shared_ptr<const engine::MemorySink::Contents> contents;
+    for (;;) {
+      FaultState fs{spec.faults};
+      auto sink = std::make_unique<engine::MemorySink>();
+      contents = sink->contents();
+      std::unique_ptr<engine::ByteSink> snk = std::move(sink);
+      if (mode == proto::Mode::kNetascii) snk = std::make_unique<engine::NetasciiDecodingSink>(std::move(snk));
+      std::unique_ptr<engine::ByteSource> src = std::make_unique<engine::MemorySource>(fixture.value_or(std::vector<uint8_t>{}));
+      if (mode == proto::Mode::kNetascii) src = std::make_unique<engine::NetasciiEncodingSource>(std::move(src), std::nullopt);
+      auto transfer = upload ? engine::Transfer::client_write(config, wire_.listen(), remote, mode, options, std::move(src), wire_.now())
+                             : engine::Transfer::client_read(config, wire_.listen(), remote, mode, options, std::move(snk), wire_.now());
+      outcome = run_transfer(transfer, fs, deadline);
+      // An optional option the target refuses in this combination (atftpd refuses a window
+      // whose OACK would not fit in an 8-byte block) is its right (RFC 2347, ERROR 8): the
+      // transfer is what is judged, so it runs again with the required options only.
+      const bool refused = outcome && outcome->kind == engine::OutcomeKind::kPeerError && outcome->error_code == 8;
+      if (!refused || options.size() == required_options) break;
+      options.resize(required_options);
+    }
     const std::string what = std::string(upload ? "upload of " : "download of ") + spec.file;
     if (!outcome) {
       judge(Verdict::kError, cancelled() ? std::string(kInterrupted)

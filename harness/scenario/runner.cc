@@ -205,23 +205,32 @@ bool probe_netascii(Target& target, uint64_t seed) {
 
 uint64_t mix(uint64_t seed, const std::string& id);
 
-// Round trips: RRQ f1.bin, time to the first reply (kernel receive time), ACK it; several
-// times over. The median is the round trip, max - min the jitter.
+// Round trips mid-transfer: RRQ f3000.bin (6 blocks) twice, each DATA ACKed at once; a
+// sample is the time from an ACK to the next DATA's arrival (kernel time). The time to the
+// first reply is not used: a server that forks per request (tftpd-hpa) spends milliseconds
+// there that no later round trip costs. The median is the round trip, max - min the jitter.
 report::PathMeasurement probe_path(Target& target, uint64_t seed, std::vector<Duration>& samples,
                                    const std::atomic<bool>* cancel) {
-  constexpr int kSamples = 7;
+  constexpr int kTransfers = 2;
   report::PathMeasurement out;
   auto wire = target.open_wire(seed);
   if (!wire) return out;
   Wire& w = **wire;
-  for (int i = 0; i < kSamples && !(cancel && cancel->load()); ++i) {
-    const Instant sent = w.now();
-    w.send(Socket::kMain, w.listen(), request(Opcode::kRrq, "f1.bin", "octet"));
-    auto first = reply(w, kProbeWait);
-    if (!first) break;
-    samples.push_back(first->time - sent);
-    const auto packet = packet_of(*first);
-    if (packet && std::holds_alternative<proto::Data>(*packet)) w.send(Socket::kMain, first->from, ack(1));
+  for (int i = 0; i < kTransfers && !(cancel && cancel->load()); ++i) {
+    w.send(Socket::kMain, w.listen(), request(Opcode::kRrq, "f3000.bin", "octet"));
+    std::optional<Instant> acked_at;
+    uint16_t expected = 1;
+    while (auto r = reply(w, kProbeWait)) {
+      const auto packet = packet_of(*r);
+      const auto* d = packet ? std::get_if<proto::Data>(&*packet) : nullptr;
+      if (d == nullptr) break;
+      if (d->block != expected) continue;  // a retransmission: not a round trip
+      if (acked_at) samples.push_back(r->time - *acked_at);
+      acked_at = w.now();
+      w.send(Socket::kMain, r->from, ack(d->block));
+      ++expected;
+      if (d->payload.size() < proto::kDefaultBlockSize) break;
+    }
   }
   if (samples.empty()) return out;
   std::sort(samples.begin(), samples.end());
@@ -423,9 +432,9 @@ double round_trips(const Scenario& s, const TargetProfile& profile) {
       if (proto::iequals(k, "windowsize")) window = std::max(1.0, std::atof(v.c_str()));
     }
     for (const auto& [k, v] : step.transfer.options_if_supported) {
-      if (proto::iequals(k, "windowsize") && profile.capabilities.count("windowsize")) {
-        window = std::max(1.0, std::atof(v.c_str()));
-      }
+      if (!profile.capabilities.count(k)) continue;
+      if (proto::iequals(k, "windowsize")) window = std::max(1.0, std::atof(v.c_str()));
+      if (proto::iequals(k, "blksize")) blksize = std::max(1.0, std::atof(v.c_str()));
     }
     total += (static_cast<double>(bytes->size()) / blksize + 1) / window;
   }

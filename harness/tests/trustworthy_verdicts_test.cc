@@ -152,5 +152,49 @@ TEST(TrustworthyVerdicts, AnUnparseableAnswerToDiscoveryIsJudgedNotCalledSilence
   }
 }
 
+// Issue 7: an empty OACK could never match the alternative written for it, because the
+// parser refused it even in lenient mode. A server that answers options it does not know
+// with an empty OACK now gets that alternative's verdict, and the rule engine one finding.
+TEST(TrustworthyVerdicts, AnEmptyOackMatchesTheAlternativeWrittenForIt) {
+  auto socket = net::UdpSocket::bind(Address::loopback_v4(0));
+  ASSERT_TRUE(socket);
+  std::atomic<bool> stop{false};
+  std::thread server([&] {
+    std::vector<uint8_t> buffer(70000);
+    const auto f1 = *scenario::fixture_bytes("f1.bin");
+    while (!stop) {
+      auto got = socket->receive_wait(buffer, std::chrono::milliseconds(50));
+      if (!got || !*got) continue;
+      auto request = proto::parse(std::span(buffer).first((*got)->size), proto::Strictness::kLenient);
+      const auto* rrq = request ? std::get_if<proto::Request>(&*request) : nullptr;
+      if (rrq == nullptr) continue;
+      if (!rrq->options.empty()) {
+        const uint8_t empty_oack[] = {0x00, 0x06};
+        (void)socket->send_to((*got)->from, empty_oack);
+      } else {
+        std::vector<uint8_t> data(4 + f1.size());
+        data.resize(*proto::write_data(data, 1, f1));
+        (void)socket->send_to((*got)->from, data);
+      }
+    }
+  });
+  scenario::UdpTarget target(socket->local_address(), true);
+  scenario::RunOptions options;
+  options.jobs = 1;
+  options.seed = 8;
+  options.include = {"rfc2347.oack.unknown-option-alone"};
+  const auto run = scenario::run_catalogue(catalogue(), target, options);
+  stop = true;
+  server.join();
+  auto it = std::find_if(run.results.begin(), run.results.end(), [](const auto& r) { return r.id == "rfc2347.oack.unknown-option-alone"; });
+  ASSERT_NE(it, run.results.end());
+  EXPECT_EQ(it->verdict, report::Verdict::kWarn) << it->reason;
+  EXPECT_NE(it->reason.find("empty OACK"), std::string::npos) << it->reason;
+  int empty_oack_findings = 0;
+  for (const auto& f : it->findings) empty_oack_findings += f.id == "tftp.rule.oack_empty";
+  for (const auto& f : run.findings) empty_oack_findings += f.finding.id == "tftp.rule.oack_empty";
+  EXPECT_EQ(empty_oack_findings, 1) << "one bug, one finding";
+}
+
 }  // namespace
 }  // namespace tftp
