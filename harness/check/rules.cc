@@ -6,6 +6,8 @@
 #include "check/rules.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <limits>
 
 #include "check/transfer_tracker.h"
 
@@ -26,6 +28,47 @@ std::string ms(Duration d) {
   return buf;
 }
 
+std::string summarize(std::span<const uint8_t> bytes) {
+  std::string s = proto::describe_datagram(bytes);
+  if (s.size() > kSummaryChars) s = s.substr(0, kSummaryChars - 4) + " ...";
+  s.shrink_to_fit();  // a long ERROR text or option list may have grown it far beyond
+  return s;
+}
+
+RetentionLimits RetentionLimits::unbounded() {
+  constexpr size_t kAll = std::numeric_limits<size_t>::max() / 4;
+  return RetentionLimits{kAll, kAll, kAll};
+}
+
+void RuleEngine::State::keep(size_t index, const Observation& o) {
+  const size_t cut = std::min(o.bytes.size(), limits.bytes);
+  KeptObservation k{index, Observation{o.at, o.direction, o.from, o.to, {o.bytes.begin(), o.bytes.begin() + static_cast<std::ptrdiff_t>(cut)}},
+                    o.bytes.size(), summarize(o.bytes)};
+  if (head.size() < limits.head) {
+    head.push_back(std::move(k));
+    return;
+  }
+  if (limits.tail == 0) return;
+  if (tail.size() == limits.tail) tail.pop_front();
+  tail.push_back(std::move(k));
+}
+
+const KeptObservation* RuleEngine::State::kept(size_t index) const {
+  if (index < head.size()) return &head[index];
+  if (tail.empty() || index < tail.front().index || index > tail.back().index) return nullptr;
+  return &tail[index - tail.front().index];
+}
+
+const Observation& RuleEngine::State::seen(size_t index) const {
+  if (current == nullptr || index != current_index) {
+    // A rule looking back at an earlier datagram would read what the retention limits may
+    // have dropped: a bug of the engine, never of the target.
+    std::fprintf(stderr, "tftp::check: a rule read observation %zu while judging %zu\n", index, current_index);
+    std::abort();
+  }
+  return *current;
+}
+
 std::vector<std::string_view> requested_values(const OwnedRequest& r, std::string_view name) {
   std::vector<std::string_view> out;
   for (const auto& o : r.options) {
@@ -34,19 +77,26 @@ std::vector<std::string_view> requested_values(const OwnedRequest& r, std::strin
   return out;
 }
 
-RuleEngine::RuleEngine(Address target_listen) : s_(std::make_unique<State>(std::move(target_listen))) {}
+RuleEngine::RuleEngine(Address target_listen, RetentionLimits limits)
+    : s_(std::make_unique<State>(std::move(target_listen), limits)) {}
 RuleEngine::~RuleEngine() = default;
 RuleEngine::RuleEngine(RuleEngine&&) noexcept = default;
 RuleEngine& RuleEngine::operator=(RuleEngine&&) noexcept = default;
 
-void RuleEngine::observe(const Observation& observation) {
-  s_->obs.push_back(observation);
-  const size_t index = s_->obs.size() - 1;
+size_t RuleEngine::observe(const Observation& observation) {
+  const size_t index = s_->observed++;
+  if (index == 0) s_->first_at = observation.at;
+  s_->last_at = observation.at;
+  s_->current = &observation;
+  s_->current_index = index;
   if (observation.direction == Direction::kFromTarget) {
     s_->on_server(index);
   } else {
     s_->on_client(index);
   }
+  s_->current = nullptr;
+  s_->keep(index, observation);
+  return index;
 }
 
 void RuleEngine::set_timing(const PathTiming& timing) { s_->timing = timing; }
@@ -59,6 +109,33 @@ std::vector<Finding> RuleEngine::finish() {
   return s_->out;
 }
 
-const std::vector<Observation>& RuleEngine::observations() const { return s_->obs; }
+size_t RuleEngine::observed_count() const { return s_->observed; }
+
+const KeptObservation* RuleEngine::observation(size_t index) const { return s_->kept(index); }
+
+std::vector<const KeptObservation*> RuleEngine::kept() const {
+  std::vector<const KeptObservation*> out;
+  out.reserve(s_->head.size() + s_->tail.size());
+  for (const auto& k : s_->head) out.push_back(&k);
+  for (const auto& k : s_->tail) out.push_back(&k);
+  return out;
+}
+
+std::vector<Observation> RuleEngine::observations() const {
+  std::vector<Observation> out;
+  for (const KeptObservation* k : kept()) out.push_back(k->observation);
+  return out;
+}
+
+size_t RuleEngine::retained_bytes() const {
+  size_t n = sizeof(State);
+  auto kept_bytes = [](const KeptObservation& k) {
+    return sizeof(KeptObservation) + k.observation.bytes.capacity() +
+           (k.packet.capacity() > 15 ? k.packet.capacity() + 1 : 0);
+  };
+  for (const auto& k : s_->head) n += kept_bytes(k);
+  for (const auto& k : s_->tail) n += kept_bytes(k);
+  return n + s_->state_bytes();
+}
 
 }  // namespace tftp::check

@@ -3,6 +3,7 @@
 // Scenarios add expectations on top of it; they never re-implement these rules.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -30,6 +31,36 @@ struct Observation {
   std::vector<uint8_t> bytes;
 };
 
+// What the engine keeps of an observation once observe() returns: everything but the bytes
+// beyond the first few (rules judge a datagram as it arrives and copy what they need later).
+struct KeptObservation {
+  size_t index;              // its sequence number, as observe() returned it
+  Observation observation;   // `bytes` cut to at most RetentionLimits::bytes
+  size_t size;               // the datagram's true size
+  std::string packet;        // proto::describe_datagram of the whole datagram (cut, see kSummaryChars)
+};
+
+// How much of a scenario's observations the engine keeps, for evidence: the first `head`
+// and the last `tail` datagrams, each cut to its first `bytes` bytes; the rest are counted.
+// A kept observation costs at most sizeof(KeptObservation) (344 B on x86-64: two 128-byte
+// addresses) + `bytes` + kSummaryChars, so the defaults keep at most 4,000 x 1.6 KB, about
+// 6.5 MB, however long the scenario and however large its datagrams (4,000 whole 64 KiB
+// datagrams would be 256 MiB).
+// Verdicts do not depend on these limits: rules copy what they look back at into their own
+// bounded state (transfer_tracker.h) when it happens.
+struct RetentionLimits {
+  static constexpr size_t kHead = 2000;
+  static constexpr size_t kTail = 2000;
+  static constexpr size_t kBytes = 1024;  // a TFTP header is 4 bytes; an ERROR's text or a request's options fit
+  size_t head = kHead;
+  size_t tail = kTail;
+  size_t bytes = kBytes;
+  // Keeps everything (tests comparing verdicts with and without the limits).
+  static RetentionLimits unbounded();
+};
+// How much of a datagram's description a kept observation or a rule's state holds.
+inline constexpr size_t kSummaryChars = 240;
+
 // RFC 2119 level of the broken requirement: a MUST makes a scenario fail, a SHOULD warn;
 // a note records behaviour the RFCs only encourage or leave free (never a warn).
 enum class Level { kMust, kShould, kNote };
@@ -54,14 +85,14 @@ struct Finding {
   // ACK"): one bug seen in many transfers or scenarios deduplicates by (id, cause).
   std::string cause;
   std::string category;     // "security" for anything served or written outside the root; else empty
-  std::vector<size_t> evidence;  // indices into the observations
+  std::vector<size_t> evidence;  // observation indices (observe()'s return values)
 };
 
 // Watches every transfer with one server. The target's well-known address (port 69 or
 // the test port) tells requests from transfer traffic.
 class RuleEngine {
  public:
-  explicit RuleEngine(Address target_listen);
+  explicit RuleEngine(Address target_listen, RetentionLimits limits = {});
   ~RuleEngine();
   RuleEngine(RuleEngine&&) noexcept;
   RuleEngine& operator=(RuleEngine&&) noexcept;
@@ -71,12 +102,26 @@ class RuleEngine {
   void set_timing(const PathTiming& timing);
   const PathTiming& timing() const;
 
-  void observe(const Observation& observation);
+  // Judges one datagram; returns its index, the sequence number findings and
+  // observation() use (0, 1, 2, ... in the order observed).
+  size_t observe(const Observation& observation);
   // Findings so far, each reported once. Call at any time; end-of-transfer rules
   // (e.g. a missing final DATA) are judged by finish().
   std::vector<Finding> findings() const;
   std::vector<Finding> finish();
-  const std::vector<Observation>& observations() const;
+
+  // How many datagrams were observed, kept or not.
+  size_t observed_count() const;
+  // What is kept of observation `index`; nullptr once dropped (or never observed).
+  const KeptObservation* observation(size_t index) const;
+  // Every kept observation, in order (the first RetentionLimits::head, then the last tail).
+  std::vector<const KeptObservation*> kept() const;
+  // Copies of the kept observations, in order, bytes cut; equal to all of them (by position)
+  // only while observed_count() <= head + tail. Prefer observation(index).
+  std::vector<Observation> observations() const;
+  // An estimate of the heap and object bytes the engine holds (kept observations and the
+  // rules' state), for tests of the memory bound.
+  size_t retained_bytes() const;
 
  private:
   struct State;

@@ -35,7 +35,7 @@ RuleEngine::State::Kind RuleEngine::State::classify(TransferState& t, uint16_t w
 }
 
 void RuleEngine::State::on_data(TransferState& t, size_t index, const proto::Data& d) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   const size_t size = d.payload.size();
   if (size > t.blksize) {
     report(kOversize, t,
@@ -114,7 +114,7 @@ void RuleEngine::State::on_data(TransferState& t, size_t index, const proto::Dat
 
 // RFC 1350 §2 lockstep; RFC 7440 §4 windows; RFC 2347: DATA 1 after the OACK waits for ACK 0.
 void RuleEngine::State::check_window(TransferState& t, size_t index, uint64_t block) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   const bool after_oack = t.oack_index.has_value();
   if (!after_oack && block == 1) return;  // DATA 1 answers the RRQ itself
   int64_t need = static_cast<int64_t>(block) - static_cast<int64_t>(t.window);
@@ -149,11 +149,11 @@ void RuleEngine::State::check_window(TransferState& t, size_t index, uint64_t bl
 }
 
 void RuleEngine::State::on_data_resend(TransferState& t, size_t index, const proto::Data& d, uint64_t block) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   SendRecord& rec = t.blocks[block];
   if (rec.sends > 0 && (rec.size != d.payload.size() || rec.hash != fnv1a(d.payload))) {
     report(kRetransmissionDiffers, t,
-           "DATA " + std::to_string(d.block) + " was sent at " + when(obs[rec.first_index].at) + " with " +
+           "DATA " + std::to_string(d.block) + " was sent at " + when(rec.first_at) + " with " +
                std::to_string(rec.size) + " bytes and again at " + when(o.at) + " with " +
                std::to_string(d.payload.size()) + " bytes of different contents",
            {rec.first_index, index});
@@ -166,7 +166,7 @@ void RuleEngine::State::on_data_resend(TransferState& t, size_t index, const pro
 }
 
 void RuleEngine::State::on_server_ack(TransferState& t, size_t index, const proto::Ack& a) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   auto it = t.server_acks.find(a.block);
   const bool fresh = it == t.server_acks.end();
   SendRecord& rec = t.server_acks[a.block];

@@ -9,7 +9,7 @@ using namespace rule;
 
 // DATA, ACK or OACK from the server on a transfer that has ended with an ERROR.
 void RuleEngine::State::after_termination(TransferState& t, size_t index, const proto::Packet& p) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   bool acked = false;
   if (t.client_error && std::holds_alternative<proto::Ack>(p)) {
     const auto* a = std::get_if<proto::Ack>(&p);
@@ -26,32 +26,34 @@ void RuleEngine::State::after_termination(TransferState& t, size_t index, const 
     if (reacted) {
       acked = true;
       report(kAckForError, t,
-             "the client's " + proto::describe_datagram(obs[*t.client_error].bytes) + " at " + when(err_at) +
+             "the client's " + t.client_error_packet + " at " + when(err_at) +
                  " was answered with " + proto::describe(p) + " at " + when(o.at),
              {*t.client_error, index});
     }
   }
   if (!acked && t.client_error && t.client_error_code != 5 && o.at - t.client_error_at > grace()) {
     report(kSentAfterError, t,
-           "the client ended the transfer with " + proto::describe_datagram(obs[*t.client_error].bytes) + " at " +
+           "the client ended the transfer with " + t.client_error_packet + " at " +
                when(t.client_error_at) + ", yet the server sent " + proto::describe(p) + " at " + when(o.at) + " (" +
                ms(o.at - t.client_error_at) + " later)",
            {*t.client_error, index});
   }
   if (t.server_error && o.at - t.server_error_at > grace()) {
     report(kSentAfterOwnError, t,
-           "the server ended the transfer with " + proto::describe_datagram(obs[*t.server_error].bytes) + " at " +
+           "the server ended the transfer with " + t.server_error_packet + " at " +
                when(t.server_error_at) + ", yet sent " + proto::describe(p) + " at " + when(o.at),
            {*t.server_error, index});
   }
 }
 
 void RuleEngine::State::on_server_error(TransferState& t, size_t index, const proto::ErrorPacket& e) {
-  const Observation& o = obs[index];
-  if (t.last_server_error && obs[*t.last_server_error].bytes == o.bytes && t.client_inputs == t.client_inputs_at_last_error) {
+  const Observation& o = seen(index);
+  const uint64_t hash = fnv1a(o.bytes);
+  if (t.last_server_error && t.last_server_error_size == o.bytes.size() && t.last_server_error_hash == hash &&
+      t.client_inputs == t.client_inputs_at_last_error) {
     report(kErrorRetransmitted, t,
            "ERROR code " + std::to_string(e.code) + " " + quote(e.message) + " sent at " +
-               when(obs[*t.last_server_error].at) + " was sent again at " + when(o.at) +
+               when(t.last_server_error_at) + " was sent again at " + when(o.at) +
                " with nothing received from the client in between",
            {*t.last_server_error, index});
   }
@@ -59,8 +61,12 @@ void RuleEngine::State::on_server_error(TransferState& t, size_t index, const pr
   if (!t.server_error) {
     t.server_error = index;
     t.server_error_at = o.at;
+    t.server_error_packet = summarize(o.bytes);
   }
   t.last_server_error = index;
+  t.last_server_error_at = o.at;
+  t.last_server_error_size = o.bytes.size();
+  t.last_server_error_hash = hash;
   t.client_inputs_at_last_error = t.client_inputs;
 }
 

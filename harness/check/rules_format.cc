@@ -16,7 +16,7 @@ void RuleEngine::State::check_malformed(size_t index, const proto::ParseError& e
   // An OACK with no option parses leniently and is judged where OACKs are (rules_oack.cc,
   // oack_without_options): one finding for one bug.
   if (e.code == proto::ParseErrc::kEmptyOack) return;
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   const uint16_t op = o.bytes.size() >= 2 ? static_cast<uint16_t>((o.bytes[0] << 8) | o.bytes[1]) : 0;
   const RuleSpec& rule = op == 5 ? kMalformedError : op == 6 ? kMalformedOack
                          : e.code == proto::ParseErrc::kDataTooLong ? kDataTooLong : kMalformedPacket;
@@ -27,7 +27,7 @@ void RuleEngine::State::check_malformed(size_t index, const proto::ParseError& e
 }
 
 void RuleEngine::State::check_error_code(size_t index, const proto::Packet& p) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   const auto* e = std::get_if<proto::ErrorPacket>(&p);
   if (!e || e->code <= 8) return;
   report(kErrorCodeUndefined, direction_key(o),

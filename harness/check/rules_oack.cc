@@ -36,7 +36,7 @@ const RuleSpec* rule_for(engine::OackProblem problem, bool rrq) {
 }  // namespace
 
 void RuleEngine::State::on_oack(TransferState& t, size_t index, const proto::Oack& oack) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   if (t.oack_sends) {
     record_send(t, *t.oack_sends, false, index, o.bytes, "OACK");
     return;

@@ -11,7 +11,7 @@ using namespace rule;
 // duplicate ACK n, with nothing else received, and far sooner than the server's timer, was
 // caused by the duplicate ACK.
 void RuleEngine::State::check_sorcerer(TransferState& t, size_t index, const proto::Data& d, uint64_t block, const SendRecord& prev) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   if (t.window != 1 || block != t.highest || t.ack_max >= static_cast<int64_t>(block) || block < 1 || prev.sends == 0) {
     return;
   }
@@ -19,11 +19,10 @@ void RuleEngine::State::check_sorcerer(TransferState& t, size_t index, const pro
   if (dup == t.acks.end() || dup->second.count < 2 || dup->second.last_at > o.at || o.at - dup->second.last_at > reaction()) {
     return;
   }
-  for (size_t i : inputs_since(t.server, prev.input_mark)) {
-    const auto& in = obs[i];
-    auto p = proto::parse(in.bytes, proto::Strictness::kLenient);
-    const auto* a = p ? std::get_if<proto::Ack>(&*p) : nullptr;
-    if (in.from != t.client || !a || a->block != t.wire(block - 1)) return;
+  const auto since = inputs_since(t.server, prev.input_mark);
+  if (!since.complete) return;  // more than kInputsKept since: not provably only duplicates
+  for (const Input& in : since.items) {
+    if (in.from != t.client || !in.ack || *in.ack != t.wire(block - 1)) return;
   }
   std::string why;
   const Duration gap = o.at - prev.last_at;
@@ -44,7 +43,7 @@ void RuleEngine::State::check_sorcerer(TransferState& t, size_t index, const pro
 // copies may arrive before the first DATA), is one the ACKs do not explain.
 void RuleEngine::State::count_resend(TransferState& t, size_t index, uint64_t block, const SendRecord& prev) {
   if (t.window != 1 || block != t.highest || prev.sends == 0) return;
-  const Instant at = obs[index].at;
+  const Instant at = seen(index).at;
   const auto& client = clients[t.client];
   if (block == 1 && client.pending && client.pending->at > prev.last_at) return;  // a repeated request
   // The Apprentice sends one DATA n per copy of ACK n-1. A send beyond the copies received so
@@ -56,7 +55,10 @@ void RuleEngine::State::count_resend(TransferState& t, size_t index, uint64_t bl
   if (copies < 2 || prev.sends + 1 > copies) return;
   std::string why;
   if (!too_soon_for_timer(t, at - prev.last_at, &why)) return;
-  if (t.unexplained_resends++ == 0) t.first_unexplained = index;
+  if (t.unexplained_resends++ == 0) {
+    t.first_unexplained = index;
+    t.first_unexplained_at = at;
+  }
   t.last_unexplained = index;
 }
 
@@ -70,7 +72,7 @@ void RuleEngine::State::check_sorcerer_count(TransferState& t) {
   report(kSorcererCount, t,
          "the server sent " + std::to_string(t.data_sends) + " DATA for " + std::to_string(t.highest) +
              " blocks; " + std::to_string(t.unexplained_resends) + " of them (the first at " +
-             when(obs[t.first_unexplained].at) + ") were resends sooner than its retransmission timer (" + why +
+             when(t.first_unexplained_at) + ") were resends sooner than its retransmission timer (" + why +
              ") could fire, which only the client's duplicate ACKs explain",
          {t.first_unexplained, t.last_unexplained});
 }

@@ -27,14 +27,17 @@ void RuleEngine::State::report(const RuleSpec& rule, const TransferState& t, std
 
 size_t RuleEngine::State::input_mark(const Address& server) const {
   auto it = inputs.find(server);
-  return it == inputs.end() ? 0 : it->second.size();
+  return it == inputs.end() ? 0 : it->second.count;
 }
 
 // The datagrams that reached `server` from mark `from` on.
-std::span<const size_t> RuleEngine::State::inputs_since(const Address& server, size_t from) const {
+InputsSince RuleEngine::State::inputs_since(const Address& server, size_t from) const {
   auto it = inputs.find(server);
-  if (it == inputs.end() || from >= it->second.size()) return {};
-  return std::span<const size_t>(it->second).subspan(from);
+  if (it == inputs.end() || from >= it->second.count) return {};
+  const InputLog& log = it->second;
+  const size_t first_kept = log.count - log.recent.size();
+  if (from < first_kept) return {std::span<const Input>(log.recent), false};
+  return {std::span<const Input>(log.recent).subspan(from - first_kept), true};
 }
 
 // A lower bound of the server's retransmission timer: the shortest of the measured timeout
@@ -75,6 +78,49 @@ TransferState* RuleEngine::State::find_pair(const Address& client, const Address
   return it == by_pair.end() ? nullptr : &transfers[it->second];
 }
 
+// A superseded transfer gets no more datagrams (find_pair names the newest); judge_end still
+// reads its last block and that block's ACK (check_missing_final) and its counters.
+void RuleEngine::State::compact(TransferState& t) {
+  auto keep_only = [](auto& map, auto key) {
+    auto it = map.find(key);
+    if (it == map.end()) return map.clear();
+    auto node = map.extract(it);
+    map.clear();
+    map.insert(std::move(node));
+  };
+  keep_only(t.blocks, t.highest);
+  keep_only(t.acks, t.highest);
+  t.client_data.clear();
+  t.server_acks.clear();
+  t.request.options.clear();
+  t.request.options.shrink_to_fit();
+  t.request.bytes.clear();
+  t.request.bytes.shrink_to_fit();
+}
+
+size_t RuleEngine::State::state_bytes() const {
+  // Node-based containers: an entry plus about 48 bytes of node and bucket overhead.
+  constexpr size_t kNode = 48;
+  size_t n = transfers.capacity() * sizeof(TransferState) + strays.capacity() * sizeof(Stray);
+  for (const auto& t : transfers) {
+    n += t.blocks.size() * (sizeof(std::pair<const uint64_t, SendRecord>) + kNode);
+    n += t.acks.size() * (sizeof(std::pair<const uint64_t, ClientRecord>) + kNode);
+    n += t.client_data.size() * (sizeof(std::pair<const uint16_t, ClientRecord>) + kNode);
+    n += t.server_acks.size() * (sizeof(std::pair<const uint16_t, SendRecord>) + kNode);
+    n += t.retransmits.capacity() * (sizeof(std::pair<std::string, double>) + 16);
+    n += t.request.bytes.capacity() + t.request.filename.capacity() + t.client_error_packet.capacity() +
+         t.server_error_packet.capacity();
+    for (const auto& o : t.request.options) n += sizeof(o) + o.name.capacity() + o.value.capacity();
+  }
+  for (const auto& s : strays) n += s.packet.capacity();
+  for (const auto& [server, log] : inputs) n += sizeof(server) + sizeof(log) + kNode + log.recent.capacity() * sizeof(Input);
+  for (const auto& [pair, list] : strays_by_pair) n += sizeof(pair) + kNode + list.capacity() * sizeof(size_t);
+  n += (by_pair.size() + by_server.size() + clients.size()) * (sizeof(Pair) + sizeof(ClientState) + kNode);
+  for (const auto& f : out) n += sizeof(f) + f.message.capacity() + f.evidence.capacity() * sizeof(size_t) + 128;
+  n += reported.size() * (64 + kNode);
+  return n;
+}
+
 // The absolute block an earlier-or-equal wire number names, searching back a little.
 std::optional<uint64_t> RuleEngine::State::find_back(const TransferState& t, uint16_t wire, uint64_t lowest) {
   for (uint64_t a = t.highest + 1; a-- > lowest;) {
@@ -102,11 +148,11 @@ std::optional<uint64_t> RuleEngine::State::ack_block(const TransferState& t, uin
 // is timer-driven: its interval is evidence of the retransmission timer (RFC 1123 §4.2.3.2).
 std::optional<SendRecord> RuleEngine::State::record_send(TransferState& t, SendRecord& rec, bool fresh, size_t index,
                                       std::span<const uint8_t> bytes, const std::string& what) {
-  const Instant at = obs[index].at;
+  const Instant at = seen(index).at;
   const size_t mark = input_mark(t.server);
   std::optional<SendRecord> previous;
   if (fresh) {
-    rec = SendRecord{index, index, at, 1, bytes.size(), fnv1a(bytes), mark};
+    rec = SendRecord{index, at, index, at, 1, bytes.size(), fnv1a(bytes), mark};
     return previous;
   }
   previous = rec;
@@ -116,7 +162,7 @@ std::optional<SendRecord> RuleEngine::State::record_send(TransferState& t, SendR
   const bool credible = !(timing.srto || timing.rto) || !too_soon_for_timer(t, at - rec.last_at, &why);
   if (mark == rec.input_mark && !repeated_request && credible) {
     const Duration interval = at - rec.last_at;
-    t.retransmits.emplace_back(what, to_ms(interval));
+    if (t.retransmits.size() <= kRetransmitsListed) t.retransmits.emplace_back(what, to_ms(interval));
     if (!min_timer || interval < *min_timer) min_timer = interval;
   }
   rec.last_index = index;
@@ -127,28 +173,37 @@ std::optional<SendRecord> RuleEngine::State::record_send(TransferState& t, SendR
 }
 
 void RuleEngine::State::on_client(size_t index) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   auto packet = proto::parse(o.bytes, proto::Strictness::kLenient);
+  const auto* ack = packet ? std::get_if<proto::Ack>(&*packet) : nullptr;
+  Input input{index, o.at, o.from, ack ? std::optional<uint16_t>(ack->block) : std::nullopt, false, std::nullopt};
   if (o.to == listen) {
-    inputs[listen].push_back(index);
+    inputs[listen].push(std::move(input));
     if (packet) {
       if (const auto* r = std::get_if<proto::Request>(&*packet)) return on_request(index, *r);
     }
     if (auto* t = find_pair(o.from, listen)) return client_on_transfer(*t, index, packet);
-    if (packet && is_error(*packet)) clients[o.from].error_to_listen = index;
+    if (packet && is_error(*packet)) {
+      clients[o.from].error_to_listen = index;
+      clients[o.from].error_to_listen_at = o.at;
+    }
     return;
   }
   auto server = by_server.find(o.to);
   if (server == by_server.end()) return;  // not a port the target has used
-  inputs[o.to].push_back(index);
-  if (auto* t = find_pair(o.from, o.to)) return client_on_transfer(*t, index, packet);
-  strays_by_pair[{o.from, o.to}].push_back(strays.size());
-  stray_indices.insert(index);
-  strays.push_back(Stray{index, o.at, o.from, o.to, packet && is_error(*packet), server->second.back()});
+  auto* t = find_pair(o.from, o.to);
+  input.stray = t == nullptr;
+  if (input.stray && strays.size() < kStraysKept) {
+    input.stray_slot = strays.size();
+    strays_by_pair[{o.from, o.to}].push_back(strays.size());
+    strays.push_back(Stray{index, o.at, o.from, o.to, summarize(o.bytes), packet && is_error(*packet), server->second.back()});
+  }
+  inputs[o.to].push(std::move(input));
+  if (t) client_on_transfer(*t, index, packet);
 }
 
 void RuleEngine::State::on_request(size_t index, const proto::Request& r) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   ClientState& c = clients[o.from];
   if (c.pending && c.pending->bytes == o.bytes) {
     // A repeated request: it may open one more session (RFC 1350 §4's duplicated request).
@@ -162,7 +217,7 @@ void RuleEngine::State::on_request(size_t index, const proto::Request& r) {
 }
 
 void RuleEngine::State::client_on_transfer(TransferState& t, size_t index, const tl::expected<proto::Packet, proto::ParseError>& packet) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   ++t.client_inputs;
   if (!packet) return;
   if (const auto* a = std::get_if<proto::Ack>(&*packet)) {
@@ -198,12 +253,13 @@ void RuleEngine::State::client_on_transfer(TransferState& t, size_t index, const
       t.client_error = index;
       t.client_error_at = o.at;
       t.client_error_code = e->code;
+      t.client_error_packet = summarize(o.bytes);
     }
   }
 }
 
 void RuleEngine::State::on_server(size_t index) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   auto strict = proto::parse(o.bytes, proto::Strictness::kStrict);
   if (!strict) check_malformed(index, strict.error());
   auto packet = strict ? std::move(strict) : proto::parse(o.bytes, proto::Strictness::kLenient);
@@ -216,7 +272,7 @@ void RuleEngine::State::on_server(size_t index) {
 // Which transfer a datagram from server TID S to client C belongs to; opens a transfer for
 // a pending request when S answers it. nullptr when it belongs to none.
 TransferState* RuleEngine::State::attribute(size_t index, const proto::Packet& p) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   TransferState* t = find_pair(o.to, o.from);
   auto c = clients.find(o.to);
   // A request that may still open a session (it may have been sent twice before either
@@ -266,7 +322,7 @@ bool RuleEngine::State::fits(const TransferState& t, const proto::Packet& p) {
 }
 
 TransferState* RuleEngine::State::bind(size_t index, ClientState& c, const proto::Packet& p) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   TransferState t;
   t.id = transfers.size();
   t.client = o.to;
@@ -274,6 +330,7 @@ TransferState* RuleEngine::State::bind(size_t index, ClientState& c, const proto
   t.request = *c.pending;
   t.rrq = t.request.opcode == Opcode::kRrq;
   --c.unbound;
+  if (auto old = by_pair.find({t.client, t.server}); old != by_pair.end()) compact(transfers[old->second]);
   transfers.push_back(std::move(t));
   TransferState& bound = transfers.back();
   by_pair[{bound.client, bound.server}] = bound.id;
@@ -290,7 +347,7 @@ TransferState* RuleEngine::State::bind(size_t index, ClientState& c, const proto
 }
 
 void RuleEngine::State::server_on_transfer(TransferState& t, size_t index, const proto::Packet& p) {
-  const Observation& o = obs[index];
+  const Observation& o = seen(index);
   if (const auto* e = std::get_if<proto::ErrorPacket>(&p)) {
     on_server_error(t, index, *e);
   } else {
@@ -312,7 +369,7 @@ void RuleEngine::State::server_on_transfer(TransferState& t, size_t index, const
 // are `stimulus`; then what the server sends now reacts to it (or to a timer).
 bool RuleEngine::State::only_input_since_last_send(const TransferState& t, size_t stimulus) const {
   auto since = inputs_since(t.server, t.last_server_mark);
-  return since.size() == 1 && since[0] == stimulus;
+  return since.complete && since.items.size() == 1 && since.items[0].index == stimulus;
 }
 
 uint16_t RuleEngine::State::last_server_ack(const TransferState& t) {
@@ -324,8 +381,8 @@ uint16_t RuleEngine::State::last_server_ack(const TransferState& t) {
 }
 
 void RuleEngine::State::judge_end() {
-  if (obs.empty()) return;
-  const Instant end = obs.back().at;
+  if (observed == 0) return;
+  const Instant end = last_at;
   for (auto& t : transfers) {
     check_missing_final(t, end);
     check_sorcerer_count(t);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -55,6 +56,17 @@ inline constexpr Duration kPatience = std::chrono::seconds(1);
 // How far back (in blocks, beyond two windows) a DATA still counts as a retransmission.
 inline constexpr uint64_t kSearchBack = 64;
 
+// Bounds of the rules' own state (the observations themselves: RetentionLimits in rules.h).
+// The datagrams kept per server address, most recent first: the SAS and stray rules read
+// only those since the server's previous send, so more than this between two sends makes
+// them stay silent (the count rule still sees such a transfer).
+inline constexpr size_t kInputsKept = 1024;
+// Strays remembered (each names its first datagram); later ones still count as strays.
+inline constexpr size_t kStraysKept = 256;
+// Timer-driven retransmissions listed in tftp.note.retransmit_intervals (one more tells
+// that the list goes on).
+inline constexpr size_t kRetransmitsListed = 12;
+
 struct OwnedRequest {
   size_t index = 0;
   Instant at{};
@@ -70,11 +82,13 @@ struct ClientState {
   std::optional<OwnedRequest> pending;
   int unbound = 0;  // how many more sessions the pending request may open (it may be repeated)
   std::optional<size_t> error_to_listen;  // the last ERROR (not a request) sent to the listen port
+  Instant error_to_listen_at{};
 };
 
 // One packet the server sent (a DATA block, an ACK, the OACK) and its retransmissions.
 struct SendRecord {
   size_t first_index = 0;
+  Instant first_at{};
   size_t last_index = 0;
   Instant last_at{};
   uint32_t sends = 0;
@@ -97,6 +111,7 @@ struct Stray {
   Instant at;
   Address from;
   Address to;
+  std::string packet;  // summarize() of what it sent
   bool is_error;
   size_t transfer;  // the transfer S was serving
   bool answered = false;
@@ -140,9 +155,14 @@ struct TransferState {
   std::optional<size_t> client_error;
   Instant client_error_at{};
   uint16_t client_error_code = 0;
+  std::string client_error_packet;  // summarize() of it
   std::optional<size_t> server_error;  // the first
   Instant server_error_at{};
+  std::string server_error_packet;
   std::optional<size_t> last_server_error;
+  Instant last_server_error_at{};
+  size_t last_server_error_size = 0;
+  uint64_t last_server_error_hash = 0;  // fnv1a of its bytes
   uint64_t client_inputs_at_last_error = 0;
 
   // Timing.
@@ -156,11 +176,13 @@ struct TransferState {
   // server's timer nor a repeated request explains.
   uint64_t unexplained_resends = 0;
   size_t first_unexplained = 0;
+  Instant first_unexplained_at{};
   size_t last_unexplained = 0;
   uint64_t data_sends = 0;
   bool sas_reported = false;
 
-  std::vector<std::pair<std::string, double>> retransmits;  // timer-driven: what, interval in ms
+  // Timer-driven: what, interval in ms; the first kRetransmitsListed + 1 only.
+  std::vector<std::pair<std::string, double>> retransmits;
 
   bool ended() const { return completed || client_error || server_error; }
   // The wire number of absolute block `abs`, with the wrap value this server used.
@@ -168,6 +190,39 @@ struct TransferState {
 };
 
 std::string ms(Duration d);
+
+// proto::describe_datagram, cut to kSummaryChars: what the rules keep of a datagram they may
+// quote later, and what a kept observation shows.
+std::string summarize(std::span<const uint8_t> bytes);
+
+// A datagram that reached a server address: what the rules look back at later.
+struct Input {
+  size_t index;
+  Instant at;
+  Address from;
+  std::optional<uint16_t> ack;  // its block, when it is an ACK
+  bool stray = false;           // sent by no peer of a transfer with that address
+  std::optional<size_t> stray_slot;  // into State::strays, unless past kStraysKept
+};
+
+// The datagrams that reached one server address: all counted, the last kInputsKept kept.
+struct InputLog {
+  size_t count = 0;
+  std::vector<Input> recent;  // inputs count - recent.size() ... count - 1
+
+  void push(Input in) {
+    ++count;
+    recent.push_back(std::move(in));
+    // Trimmed in batches so that a push costs O(1) on average.
+    if (recent.size() >= 2 * kInputsKept) recent.erase(recent.begin(), recent.end() - kInputsKept);
+  }
+};
+
+// The inputs from a mark on; `complete` is false when some of them are no longer kept.
+struct InputsSince {
+  std::span<const Input> items;
+  bool complete = true;
+};
 
 // Values requested for an option name; a request may (wrongly) repeat an option.
 std::vector<std::string_view> requested_values(const OwnedRequest& r, std::string_view name);
@@ -193,7 +248,7 @@ void prune_oldest(Map& map, FirstIndex first_index) {
 }
 
 struct RuleEngine::State {
-  explicit State(Address l) : listen(std::move(l)) {}
+  State(Address l, RetentionLimits r) : limits(r), listen(std::move(l)) {}
 
   PathTiming timing;
   Duration jitter() const { return timing.jitter.value_or(Duration::zero()); }
@@ -204,24 +259,39 @@ struct RuleEngine::State {
   // server's retransmission timer could have fired. `why` says what the timer is taken as.
   bool too_soon_for_timer(const TransferState& t, Duration gap, std::string* why) const;
 
+  // The observations kept for evidence (never read by the rules: see seen()).
+  RetentionLimits limits;
+  size_t observed = 0;
+  Instant first_at{};
+  Instant last_at{};
+  std::vector<KeptObservation> head;  // the first limits.head
+  std::deque<KeptObservation> tail;   // the last limits.tail after those
+  void keep(size_t index, const Observation& o);
+  const KeptObservation* kept(size_t index) const;
+
+  // The datagram being observed. Rules read only this one; what they need of earlier ones
+  // they copied into their state when those arrived, so dropping kept observations never
+  // changes a verdict.
+  const Observation* current = nullptr;
+  size_t current_index = 0;
+  const Observation& seen(size_t index) const;
+
   Address listen;
-  std::vector<Observation> obs;
   std::vector<Finding> out;
   std::set<std::string> reported;  // rule id + subject: each finding once
   std::vector<TransferState> transfers;
   std::unordered_map<Pair, size_t, PairHash> by_pair;          // (client, server TID) -> latest transfer
   std::unordered_map<Address, std::vector<size_t>> by_server;  // server TID -> its transfers, in order
   std::unordered_map<Address, ClientState> clients;
-  std::unordered_map<Address, std::vector<size_t>> inputs;  // every datagram sent to a server address
-  std::vector<Stray> strays;
+  std::unordered_map<Address, InputLog> inputs;  // the datagrams sent to each server address
+  std::vector<Stray> strays;                    // the first kStraysKept
   std::unordered_map<Pair, std::vector<size_t>, PairHash> strays_by_pair;  // (stray, server TID) -> strays
-  std::unordered_set<size_t> stray_indices;                                // observations that were strays
   std::optional<Duration> min_timer;  // shortest timer-driven retransmission interval seen
   bool strays_answered_somewhere = false;
 
   // --- helpers -------------------------------------------------------------------------------
 
-  Instant start() const { return obs.empty() ? Instant{} : obs.front().at; }
+  Instant start() const { return first_at; }
   std::string when(Instant t) const { return "t=" + ms(t - start()); }
 
   std::string label(const TransferState& t) const;
@@ -231,13 +301,16 @@ struct RuleEngine::State {
 
   size_t input_mark(const Address& server) const;
   // The datagrams that reached `server` from mark `from` on.
-  std::span<const size_t> inputs_since(const Address& server, size_t from) const;
+  InputsSince inputs_since(const Address& server, size_t from) const;
 
   // A lower bound of the server's retransmission timer: the negotiated timeout, the shortest
   // timer-driven retransmission seen, else an assumed floor. `why` says which.
   Duration timer_floor(const TransferState& t, std::string* why) const;
 
   TransferState* find_pair(const Address& client, const Address& server);
+  // Drops what a transfer superseded by a new one with the same pair no longer needs.
+  static void compact(TransferState& t);
+  size_t state_bytes() const;
 
   // The absolute block an earlier-or-equal wire number names, searching back a little.
   static std::optional<uint64_t> find_back(const TransferState& t, uint16_t wire, uint64_t lowest);

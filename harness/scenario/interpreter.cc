@@ -566,31 +566,39 @@ class Interpreter {
     }
   }
 
-  report::EvidenceLine evidence_line(size_t i) const {
-    const auto& o = wire_.rules().observations()[i];
-    return {i, to_ms(o.at - start_), o.direction == check::Direction::kToTarget ? "sent" : "received",
-            o.from.to_string(), o.to.to_string(), proto::describe_datagram(o.bytes), o.bytes.size()};
+  // Observation `i` as evidence, unless the rule engine no longer keeps it.
+  std::optional<report::EvidenceLine> evidence_line(size_t i) const {
+    const check::KeptObservation* k = wire_.rules().observation(i);
+    if (!k) return std::nullopt;
+    const auto& o = k->observation;
+    return report::EvidenceLine{i, to_ms(o.at - start_), o.direction == check::Direction::kToTarget ? "sent" : "received",
+                                o.from.to_string(), o.to.to_string(), k->packet, k->size};
   }
 
   std::vector<report::EvidenceLine> datagrams(const std::vector<size_t>& indices) const {
     std::vector<report::EvidenceLine> out;
     for (size_t i : indices) {
       if (out.size() == report::kFindingDatagrams) break;
-      if (i < wire_.rules().observations().size()) out.push_back(evidence_line(i));
+      if (auto line = evidence_line(i)) out.push_back(std::move(*line));
     }
     return out;
   }
 
+  // The first kEvidenceHead and last kEvidenceTail datagrams the rule engine still keeps;
+  // evidence_elided counts all the others.
   void fill_evidence() {
-    const auto& obs = wire_.rules().observations();
-    auto line = [&](size_t i) { result_.evidence.push_back(evidence_line(i)); };
-    if (obs.size() <= kEvidenceHead + kEvidenceTail) {
-      for (size_t i = 0; i < obs.size(); ++i) line(i);
-      return;
+    const size_t n = wire_.rules().observed_count();
+    const size_t before = result_.evidence.size();
+    auto line = [&](size_t i) {
+      if (auto l = evidence_line(i)) result_.evidence.push_back(std::move(*l));
+    };
+    if (n <= kEvidenceHead + kEvidenceTail) {
+      for (size_t i = 0; i < n; ++i) line(i);
+    } else {
+      for (size_t i = 0; i < kEvidenceHead; ++i) line(i);
+      for (size_t i = n - kEvidenceTail; i < n; ++i) line(i);
     }
-    for (size_t i = 0; i < kEvidenceHead; ++i) line(i);
-    result_.evidence_elided = obs.size() - kEvidenceHead - kEvidenceTail;
-    for (size_t i = obs.size() - kEvidenceTail; i < obs.size(); ++i) line(i);
+    result_.evidence_elided = n - (result_.evidence.size() - before);
   }
 
   const Scenario& sc_;

@@ -28,19 +28,19 @@ std::optional<Received> Wire::receive_until(Instant deadline) {
   auto a = next_arrival(deadline);
   if (!a) return std::nullopt;
   const Instant t = a->time;
-  rules_.observe({t, check::Direction::kFromTarget, a->from, local(a->at), a->bytes});
-  return Received{rules_.observations().size() - 1, a->at, a->from, std::move(a->bytes), t};
+  const size_t index = rules_.observe({t, check::Direction::kFromTarget, a->from, local(a->at), a->bytes});
+  return Received{index, a->at, a->from, std::move(a->bytes), t};
 }
 
 void Wire::wait_until(Instant deadline) {
   while (auto a = next_arrival(deadline)) {
     const Instant t = a->time;
-    rules_.observe({t, check::Direction::kFromTarget, a->from, local(a->at), a->bytes});
+    const size_t index = rules_.observe({t, check::Direction::kFromTarget, a->from, local(a->at), a->bytes});
     if (queued_.size() >= kMaxQueued) {
       ++dropped_;  // a flood: bounded memory beats keeping every datagram
       continue;
     }
-    queued_.push_back({rules_.observations().size() - 1, a->at, a->from, std::move(a->bytes), t});
+    queued_.push_back({index, a->at, a->from, std::move(a->bytes), t});
   }
 }
 
