@@ -2,7 +2,11 @@
 // target's fail, and a target answering with garbage is judged on what it sent.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "net/udp_socket.h"
@@ -167,6 +171,70 @@ TEST(TrustworthyVerdicts, AnEmptyOackMatchesTheAlternativeWrittenForIt) {
   for (const auto& f : it->findings) empty_oack_findings += f.id == "tftp.rule.oack_empty";
   for (const auto& f : run.findings) empty_oack_findings += f.finding.id == "tftp.rule.oack_empty";
   EXPECT_EQ(empty_oack_findings, 1) << "one bug, one finding";
+}
+
+// Issue 7 item 7: a target that answers requests and floods every client port it has seen
+// with 64 KiB datagrams as fast as it can. Every scenario ends by its deadline, the
+// verdicts are fail or error with reasons, and the process stays under 300 MB.
+TEST(TrustworthyVerdicts, AFloodOf64KiBDatagramsIsBoundedInTimeAndMemory) {
+  auto listen = net::UdpSocket::bind(Address::loopback_v4(0));
+  auto flood = net::UdpSocket::bind(Address::loopback_v4(0));
+  ASSERT_TRUE(listen && flood);
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::set<Address> victims;
+  std::thread answering([&] {
+    std::vector<uint8_t> buffer(70000);
+    const auto f1 = *scenario::fixture_bytes("f1.bin");
+    std::vector<uint8_t> data(8);
+    data.resize(*proto::write_data(data, 1, f1));
+    while (!stop) {
+      auto got = listen->receive_wait(buffer, std::chrono::milliseconds(20));
+      if (!got || !*got) continue;
+      (void)listen->send_to((*got)->from, data);
+      std::lock_guard lock(mutex);
+      victims.insert((*got)->from);
+    }
+  });
+  std::thread flooding([&] {
+    std::vector<uint8_t> garbage(65000, 0xa5);
+    garbage[0] = 0;
+    garbage[1] = 3;  // a DATA far larger than any block size
+    std::vector<Address> targets;
+    while (!stop) {
+      {
+        std::lock_guard lock(mutex);
+        targets.assign(victims.begin(), victims.end());
+      }
+      if (targets.empty()) std::this_thread::yield();
+      for (const auto& t : targets) (void)flood->send_to(t, garbage);
+    }
+  });
+  scenario::UdpTarget target(listen->local_address(), true);
+  scenario::RunOptions options;
+  options.jobs = 16;
+  options.seed = 9;
+  options.include = {"rfc1350.*", "rfc2347.*"};
+  const auto run = scenario::run_catalogue(catalogue(), target, options);
+  stop = true;
+  answering.join();
+  flooding.join();
+  std::map<std::string, const scenario::Scenario*> by_id;
+  for (const auto& s : catalogue()) by_id[s.id] = &s;
+  size_t dropped = 0;
+  for (const auto& r : run.results) {
+    if (r.id.rfind("sanity.", 0) == 0) continue;  // its DATA 1 may beat the flood: a fair pass
+    EXPECT_NE(r.verdict, report::Verdict::kPass) << r.id << " passed against a flooding target";
+    EXPECT_FALSE(r.reason.empty()) << r.id;
+    dropped += r.datagrams_dropped;
+    auto s = by_id.find(r.id);
+    if (s != by_id.end()) EXPECT_LE(r.duration_ms, to_ms(s->second->deadline) + 2000) << r.id;
+  }
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const double peak_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  std::printf("flood: %zu results, %zu datagrams dropped unread, peak RSS %.0f MB\n", run.results.size(), dropped, peak_mb);
+  EXPECT_LT(peak_mb, 300.0);
 }
 
 }  // namespace
