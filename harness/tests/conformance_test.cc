@@ -98,7 +98,8 @@ void expect_matches(const report::RunReport& report, const std::string& name) {
                     (r.observed.empty() ? "" : " [observed: " + r.observed + "]") + "\n";
     }
   }
-  for (const auto& [id, e] : expected.items()) {
+  for (const auto& item : expected.items()) {
+    const std::string id = item.key();  // not a structured binding: clang 14 cannot capture one
     const bool ran = std::any_of(report.results.begin(), report.results.end(), [&](const auto& r) { return r.id == id; });
     if (!ran) mismatches += "  " + id + ": listed in the expectations but not in the catalogue\n";
   }
@@ -119,7 +120,8 @@ void expect_matches(const report::RunReport& report, const std::string& name) {
       mismatches += "  finding " + key + ": expected " + e.at("verdict").get<std::string>() + ", got " + got + "\n";
     }
   }
-  for (const auto& [key, e] : findings.items()) {
+  for (const auto& item : findings.items()) {
+    const std::string key = item.key();
     const bool seen = std::any_of(report.findings.begin(), report.findings.end(), [&](const auto& f) { return f.finding.key() == key; });
     if (!seen) mismatches += "  finding " + key + ": listed in the expectations but not seen\n";
   }
