@@ -12,7 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libpcap-dev libyaml-cpp-dev nlohmann-json3-dev libexpected-dev libcli11-dev libfmt-dev libxxhash-dev
   tftpd-hpa tftp-hpa atftp dnsmasq-base curl busybox
-  iproute2 procps util-linux python3-jsonschema
+  iproute2 procps util-linux python3-jsonschema jq
 )
 
 SUDO=""
