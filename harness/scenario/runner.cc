@@ -1,7 +1,5 @@
 #include "scenario/runner.h"
 
-#include "common/hash.h"
-
 #include <fnmatch.h>
 #include <unistd.h>
 
@@ -11,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "common/hash.h"
 #include "scenario/fixtures.h"
 
 namespace tftp::scenario {
