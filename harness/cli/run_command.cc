@@ -248,7 +248,7 @@ int run(const RunFlags& f, const std::string& command) {
   // With --json -, stdout carries the report alone: everything for people goes to stderr.
   const bool json_to_stdout = f.json && *f.json == "-";
   std::FILE* human = json_to_stdout ? stderr : stdout;
-  if (f.json) {
+  if (f.json && !f.list) {  // --list writes no report
     if (auto why = check_output_path(*f.json); !why.empty()) {
       std::fprintf(stderr, "tftpspec run: --json %s: %s; nothing was run\n", f.json->c_str(), why.c_str());
       return kExitUsage;

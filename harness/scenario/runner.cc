@@ -149,6 +149,8 @@ std::vector<std::string> probe_options(Target& target, uint64_t seed) {
   const auto packet = packet_of(*first);
   if (!packet) return accepted;
   if (const auto* o = std::get_if<proto::Oack>(&*packet)) {
+    // Even an empty OACK shows the target speaks RFC 2347: the option scenarios then judge
+    // that OACK (rfc2347.oack.unknown-option-alone warns) instead of skipping it.
     accepted.push_back("options");
     for (const auto opt : o->options) {
       for (const char* name : {"blksize", "tsize", "timeout", "windowsize"}) {
