@@ -23,7 +23,7 @@ void RuleEngine::State::check_malformed(size_t index, const proto::ParseError& e
   report(rule, direction_key(o) + "|" + std::string(e.id()),
          "datagram from " + o.from.to_string() + " to " + o.to.to_string() + " at " + when(o.at) + " (" +
              std::to_string(o.bytes.size()) + " bytes) is malformed: " + e.to_string(),
-         {index});
+         {index}, e.id());
 }
 
 void RuleEngine::State::check_error_code(size_t index, const proto::Packet& p) {

@@ -12,12 +12,15 @@ std::string RuleEngine::State::label(const TransferState& t) const {
          t.client.to_string() + ", server TID " + t.server.to_string() + ")";
 }
 
-void RuleEngine::State::report(const RuleSpec& rule, const std::string& subject, std::string message, std::vector<size_t> evidence) {
+void RuleEngine::State::report(const RuleSpec& rule, const std::string& subject, std::string message, std::vector<size_t> evidence,
+                               std::string_view detail) {
   if (!reported.insert(std::string(rule.id) + "|" + std::string(rule.requirement) + "|" + subject).second) return;
   std::sort(evidence.begin(), evidence.end());
   evidence.erase(std::unique(evidence.begin(), evidence.end()), evidence.end());
   out.push_back(Finding{std::string(rule.id), std::string(rule.requirement), std::string(rule.citation), rule.level,
-                        std::move(message), std::string(rule.cause), std::string(rule.category),
+                        std::move(message),
+                        detail.empty() ? std::string(rule.cause) : std::string(rule.cause) + " (" + std::string(detail) + ")",
+                        std::string(rule.category),
                         std::move(evidence)});
 }
 

@@ -296,7 +296,10 @@ struct RuleEngine::State {
 
   std::string label(const TransferState& t) const;
 
-  void report(const RuleSpec& rule, const std::string& subject, std::string message, std::vector<size_t> evidence);
+  // `detail` (stable, no numbers) refines the rule's cause where one rule covers several bugs,
+  // e.g. the parse error of a malformed datagram, so two different bugs stay two findings.
+  void report(const RuleSpec& rule, const std::string& subject, std::string message, std::vector<size_t> evidence,
+              std::string_view detail = {});
   void report(const RuleSpec& rule, const TransferState& t, std::string message, std::vector<size_t> evidence);
 
   size_t input_mark(const Address& server) const;
