@@ -394,8 +394,12 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
   auto flags = std::make_shared<RunFlags>();
   auto* cmd = app.add_subcommand("run", "Run the conformance catalogue against a TFTP server (default: the embedded reference server)");
   cmd->footer(
-      "\nVerdicts: pass; fail (a MUST broken); warn (a SHOULD broken); skip (capability missing); error (not judgeable).\n"
-      "Exit status: 0 no failure, 1 some scenario failed, 2 usage or harness error (also: no scenario\n"
+      "\nVerdicts come from each scenario's own requirement: pass; note (a pass with behaviour the RFCs leave open,\n"
+      "e.g. the block number after 65535); warn (a SHOULD broken); fail (a MUST broken); skip (capability missing, or\n"
+      "over its budget at the measured round trip); error (not judgeable: a fixture missing or different, the target\n"
+      "stopped answering, interrupted). Other rules' findings are listed once per run under 'findings'.\n"
+      "Before the scenarios, discovery checks the fixtures the selection needs and measures the round trip.\n"
+      "Exit status: 0 no failure, 1 some scenario failed or a run-wide finding broke a MUST, 2 usage or harness error (also: no scenario\n"
       "selected, report path not writable), 130/143 interrupted by SIGINT/SIGTERM: the run ends within\n"
       "about a second and the partial report (interrupted: true) is written; a second signal exits at once.\n"
       "Examples:\n"
