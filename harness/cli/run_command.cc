@@ -15,9 +15,9 @@
 
 #include "cli/commands.h"
 #include "client/client.h"
+#include "common/hash.h"
 #include "report/json_report.h"
 #include "scenario/fixtures.h"
-#include "common/hash.h"
 #include "scenario/loader.h"
 #include "scenario/reference_faults.h"
 #include "scenario/runner.h"
@@ -90,6 +90,58 @@ void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose)
                 e.to.c_str(), e.packet.c_str());
   }
   std::fflush(out);
+}
+
+std::string comma_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
+  return out.empty() ? "-" : out;
+}
+
+// `run --list`: the selection in aligned columns (id, level, group, needs, tags, citation,
+// title), or as JSON with --json (to stdout: a list writes no report).
+void print_selection(const std::vector<const scenario::Scenario*>& selected, bool as_json) {
+  if (as_json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto* s : selected) {
+      out.push_back({{"id", s->id},
+                     {"title", s->title},
+                     {"citation", s->citation},
+                     {"requirements", s->requirements},
+                     {"level", std::string(scenario::level_name(s->level))},
+                     {"group", s->slow ? "slow" : "default"},
+                     {"needs", s->needs},
+                     {"tags", s->tags},
+                     {"fixtures", s->fixtures},
+                     {"deadline_s", to_seconds(s->deadline)},
+                     {"file", s->where.to_string()}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  const std::vector<std::string> header = {"ID", "LEVEL", "GROUP", "NEEDS", "TAGS", "CITATION", "TITLE"};
+  std::vector<std::vector<std::string>> rows = {header};
+  for (const auto* s : selected) {
+    rows.push_back({s->id, std::string(scenario::level_name(s->level)), s->slow ? "slow" : "default", comma_list(s->needs),
+                    comma_list(s->tags), s->citation, s->title});
+  }
+  std::vector<size_t> width(header.size(), 0);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c + 1 < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      line += row[c];
+      // The citation may hold a multi-byte '§': pad by what is shown, not by bytes.
+      const auto shown = [](const std::string& t) {
+        return static_cast<size_t>(std::count_if(t.begin(), t.end(), [](char ch) { return (ch & 0xC0) != 0x80; }));
+      };
+      if (c + 1 < row.size()) line += std::string(width[c] - row[c].size() + (row[c].size() - shown(row[c])) + 2, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  std::printf("%zu scenarios\n", selected.size());
 }
 
 // What a reader needs first: whether the verdicts can be trusted at all (a dead target, an
@@ -249,6 +301,10 @@ int run(const RunFlags& f, const std::string& command) {
   const bool json_to_stdout = f.json && *f.json == "-";
   std::FILE* human = json_to_stdout ? stderr : stdout;
   if (f.json && !f.list) {  // --list writes no report
+    if (f.json->empty()) {
+      std::fprintf(stderr, "tftpspec run: --json needs FILE, or - for stdout (only --list --json takes none); nothing was run\n");
+      return kExitUsage;
+    }
     if (auto why = check_output_path(*f.json); !why.empty()) {
       std::fprintf(stderr, "tftpspec run: --json %s: %s; nothing was run\n", f.json->c_str(), why.c_str());
       return kExitUsage;
@@ -280,10 +336,7 @@ int run(const RunFlags& f, const std::string& command) {
     return kExitUsage;
   }
   if (f.list) {
-    for (const auto* s : selected) {
-      std::printf("%-60s %-7s %-22s %s\n", s->id.c_str(), std::string(scenario::level_name(s->level)).c_str(),
-                  s->citation.c_str(), s->title.c_str());
-    }
+    print_selection(selected, f.json.has_value());
     return kExitOk;
   }
 
@@ -418,7 +471,9 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   cmd->add_option("--json", flags->json,
                   "Write the JSON report to FILE, '-' for stdout (then the progress goes to stderr); the "
-                  "directory is checked before the run (schema: reports/tftpspec-report.schema.json)");
+                  "directory is checked before the run (schema: reports/tftpspec-report.schema.json). "
+                  "With --list, print the selection as JSON (no FILE needed)")
+      ->expected(0, 1);
   cmd->add_option("--seed", flags->seed, "Seed for unique names and the virtual network (default: from the clock; in the report)");
   cmd->add_flag("--list", flags->list, "List the selected scenarios and exit");
   cmd->add_flag("--slow", flags->slow, "Include the slow group (scenarios that wait for the target to give up)");

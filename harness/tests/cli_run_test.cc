@@ -123,6 +123,51 @@ TEST(CliRun, JsonToStdoutLeavesStdoutPureJson) {
   EXPECT_NE(run.err().find("summary:"), std::string::npos) << "the progress goes to stderr";
 }
 
+TEST(CliRun, ListPrintsAlignedColumnsWithGroupNeedsAndTags) {
+  TempDir dir;
+  Tftpspec list({"run", "--list", "--slow", "--scenario", "rfc1350.rollover.*", "--scenario", "security.traversal.dotdot-relative",
+                 "--scenario", "rfc2349.timeout.min-1"},
+                dir);
+  ASSERT_EQ(list.wait(60s), 0) << list.err();
+  const std::string out = list.out();
+  EXPECT_EQ(out.rfind("ID ", 0), 0u) << out;
+  for (const char* want : {"GROUP", "NEEDS", "TAGS", "options,timeout", "security", "3 scenarios"}) {
+    EXPECT_NE(out.find(want), std::string::npos) << want << " missing from:\n" << out;
+  }
+  // Aligned: the LEVEL column starts at the same offset on every row.
+  std::istringstream lines(out);
+  std::string line;
+  std::set<size_t> level_columns;
+  while (std::getline(lines, line)) {
+    for (const char* level : {" LEVEL ", " MUST ", " SHOULD ", " MAY "}) {
+      const size_t at = line.find(level);
+      if (at != std::string::npos) level_columns.insert(line.find_first_not_of(' ', at));
+    }
+  }
+  EXPECT_EQ(level_columns.size(), 1u) << out;
+}
+
+TEST(CliRun, ListJsonPrintsTheSelectionAsJson) {
+  TempDir dir;
+  Tftpspec list({"run", "--list", "--json", "--scenario", "rfc1350.end.*"}, dir);
+  ASSERT_EQ(list.wait(60s), 0) << list.err();
+  nlohmann::json selection;
+  ASSERT_NO_THROW(selection = nlohmann::json::parse(list.out())) << list.out();
+  ASSERT_TRUE(selection.is_array());
+  ASSERT_GT(selection.size(), 2u);
+  for (const auto& s : selection) {
+    EXPECT_EQ(s["id"].get<std::string>().rfind("rfc1350.end.", 0), 0u);
+    EXPECT_TRUE(s.contains("requirements") && s.contains("needs") && s.contains("tags") && s.contains("fixtures"));
+    EXPECT_EQ(s["group"], "default");
+  }
+}
+
+TEST(CliRun, JsonWithoutFileOutsideListIsAUsageError) {
+  auto r = run_command({TFTPSPEC_BINARY, "run", "--json"}, 60s);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--json needs FILE"), std::string::npos) << r.output;
+}
+
 // A target that never answers: a bound socket nobody reads (the kernel queues, then drops).
 struct SilentTarget {
   net::UdpSocket socket = *net::UdpSocket::bind(Address::loopback_v4(0));
