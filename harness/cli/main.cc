@@ -1,9 +1,12 @@
 // tftpspec: conformance and fuzz testing for TFTP servers, with a reference server and client.
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 
@@ -19,6 +22,70 @@ void on_signal(int sig) {
   static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free);
   if (tftp::cli::g_interrupted.exchange(true)) _exit(128 + sig);
   tftp::cli::g_signal.store(sig);
+}
+
+// Edit distance, for "did you mean": a typo of a flag or subcommand is one or two edits away.
+size_t distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string nearest(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    const size_t d = distance(word, c);
+    if (d < best_distance) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+// After a parse error: the unknown subcommand or flags in argv, each with the nearest valid
+// one, so `tftpspec rn` or `run --jsn` says what was meant.
+void suggest(CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> names;
+  for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; })) names.push_back(sub->get_name());
+  if (argc < 2) return;
+  const std::string first = argv[1];
+  CLI::App* sub = nullptr;
+  for (auto* candidate : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (candidate->get_name() == first) sub = candidate;
+  }
+  if (sub == nullptr) {
+    if (first.rfind("-", 0) != 0) {
+      const std::string guess = nearest(first, names);
+      std::fprintf(stderr, "tftpspec: unknown command '%s'%s%s%s\n", first.c_str(), guess.empty() ? "" : "; did you mean '",
+                   guess.c_str(), guess.empty() ? "" : "'?");
+    }
+    return;
+  }
+  std::vector<std::string> flags;
+  for (const auto* option : sub->get_options()) {
+    for (const auto& l : option->get_lnames()) flags.push_back("--" + l);
+    for (const auto& s : option->get_snames()) flags.push_back("-" + s);
+  }
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) continue;
+    arg = arg.substr(0, arg.find('='));
+    if (std::find(flags.begin(), flags.end(), arg) != flags.end()) continue;
+    const std::string guess = nearest(arg, flags);
+    std::fprintf(stderr, "tftpspec %s: unknown flag '%s'%s%s%s\n", first.c_str(), arg.c_str(),
+                 guess.empty() ? "" : "; did you mean '", guess.c_str(), guess.empty() ? "" : "'?");
+  }
 }
 
 void install(int sig) {
@@ -64,6 +131,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
+    suggest(app, argc, argv);
     return tftp::cli::kExitUsage;  // CLI11 uses other codes; ours are 0/1/2
   }
   install(SIGINT);

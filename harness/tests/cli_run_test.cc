@@ -162,6 +162,18 @@ TEST(CliRun, ListJsonPrintsTheSelectionAsJson) {
   }
 }
 
+TEST(CliRun, UnknownCommandsAndFlagsSuggestTheNearestValidOne) {
+  auto command = run_command({TFTPSPEC_BINARY, "rnu"}, 60s);
+  EXPECT_EQ(command.exit_code, 2) << command.output;
+  EXPECT_NE(command.output.find("did you mean 'run'"), std::string::npos) << command.output;
+  auto flag = run_command({TFTPSPEC_BINARY, "run", "--scenaro", "x"}, 60s);
+  EXPECT_EQ(flag.exit_code, 2) << flag.output;
+  EXPECT_NE(flag.output.find("did you mean '--scenario'"), std::string::npos) << flag.output;
+  auto far = run_command({TFTPSPEC_BINARY, "run", "--zzzzzzzzzz"}, 60s);
+  EXPECT_EQ(far.exit_code, 2) << far.output;
+  EXPECT_EQ(far.output.find("did you mean"), std::string::npos) << "no guess for nothing alike: " << far.output;
+}
+
 TEST(CliRun, JsonWithoutFileOutsideListIsAUsageError) {
   auto r = run_command({TFTPSPEC_BINARY, "run", "--json"}, 60s);
   EXPECT_EQ(r.exit_code, 2) << r.output;
