@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -77,8 +78,26 @@ std::string catalogue_digest(const std::string& dir, size_t count) {
   return buf;
 }
 
-void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose) {
-  std::fprintf(out, "  %-5s %-58s %8.1f ms\n", std::string(report::verdict_name(r.verdict)).c_str(), r.id.c_str(), r.duration_ms);
+// SGR colour of a verdict word on a terminal (https://no-color.org: never with NO_COLOR).
+const char* verdict_colour(report::Verdict v) {
+  switch (v) {
+    case report::Verdict::kPass: return "\033[32m";
+    case report::Verdict::kNote: return "\033[36m";
+    case report::Verdict::kWarn: return "\033[33m";
+    case report::Verdict::kFail: return "\033[1;31m";
+    case report::Verdict::kSkip: return "\033[2m";
+    case report::Verdict::kError: return "\033[35m";
+  }
+  return "";
+}
+
+void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose, bool colour) {
+  const std::string word(report::verdict_name(r.verdict));
+  if (colour) {
+    std::fprintf(out, "  %s%-5s\033[0m %-58s %8.1f ms\n", verdict_colour(r.verdict), word.c_str(), r.id.c_str(), r.duration_ms);
+  } else {
+    std::fprintf(out, "  %-5s %-58s %8.1f ms\n", word.c_str(), r.id.c_str(), r.duration_ms);
+  }
   if (r.verdict == report::Verdict::kPass) return;
   if (!r.decided_by.empty()) std::fprintf(out, "        [%s]\n", r.decided_by.c_str());
   std::fprintf(out, "        %s\n", r.reason.c_str());
@@ -91,6 +110,72 @@ void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose)
   }
   std::fflush(out);
 }
+
+// The live status line on a terminal: done/total, elapsed, the scenarios running now. It is
+// erased before each result line and drawn again after, so the log above stays clean; when
+// the output is not a terminal nothing of it is written.
+class Progress {
+ public:
+  Progress(std::FILE* out, size_t total, bool verbose)
+      : out_(out), total_(total), verbose_(verbose), tty_(::isatty(::fileno(out)) == 1),
+        colour_(tty_ && std::getenv("NO_COLOR") == nullptr), started_(real_now()) {}
+
+  void started(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    running_.insert(id);
+  }
+  void finished(const report::ScenarioResult& r) {
+    std::lock_guard lock(mutex_);
+    clear();
+    running_.erase(r.id);
+    ++done_;
+    print_result(out_, r, verbose_, colour_);
+    draw();
+  }
+  void tick() {
+    std::lock_guard lock(mutex_);
+    if (real_now() - last_draw_ > std::chrono::milliseconds(200)) draw();
+  }
+  void end() {
+    std::lock_guard lock(mutex_);
+    clear();
+    tty_ = false;
+  }
+
+ private:
+  void clear() {
+    if (tty_ && shown_) std::fputs("\r\033[K", out_);
+    shown_ = false;
+  }
+  void draw() {
+    if (!tty_) return;
+    std::string names = done_ == 0 && running_.empty() ? "discovering the target" : "";
+    for (const auto& id : running_) {
+      if (names.size() > 60) {
+        names += " ...";
+        break;
+      }
+      names += (names.empty() ? "" : " ") + id;
+    }
+    clear();
+    std::fprintf(out_, "[%zu/%zu] %.0f s  %s", done_, total_, to_seconds(real_now() - started_), names.c_str());
+    std::fflush(out_);
+    shown_ = true;
+    last_draw_ = real_now();
+  }
+
+  std::mutex mutex_;
+  std::FILE* out_;
+  size_t total_;
+  size_t done_ = 0;
+  bool verbose_;
+  bool tty_;
+  bool colour_;
+  bool shown_ = false;
+  Instant started_;
+  Instant last_draw_{};
+  std::set<std::string> running_;
+};
 
 std::string comma_list(const std::vector<std::string>& items) {
   std::string out;
@@ -205,7 +290,8 @@ struct RunOutcome {
 };
 
 RunOutcome run_interruptible(const std::vector<scenario::Scenario>& catalogue, scenario::Target& target,
-                             scenario::RunOptions options, const std::vector<const scenario::Scenario*>& selected) {
+                             scenario::RunOptions options, const std::vector<const scenario::Scenario*>& selected,
+                             const std::function<void()>& tick) {
   struct Shared {
     std::mutex mutex;
     std::condition_variable changed;
@@ -237,6 +323,7 @@ RunOutcome run_interruptible(const std::vector<scenario::Scenario>& catalogue, s
   while (!shared->done) {
     // Signals set a flag and cannot notify: look at it every 50 ms.
     shared->changed.wait_for(lock, std::chrono::milliseconds(50));
+    if (tick) tick();
     if (!interrupted_at && g_interrupted.load()) interrupted_at = real_now();
     if (interrupted_at && real_now() - *interrupted_at > kInterruptGrace) break;
   }
@@ -380,12 +467,16 @@ int run(const RunFlags& f, const std::string& command) {
     options.jobs = f.jobs > 0 ? f.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
   const bool verbose = f.verbose;
-  options.on_result = [verbose, human](const report::ScenarioResult& r) { print_result(human, r, verbose); };
+  // The sanity scenario runs first and last: two more results than selected.
+  auto progress = std::make_shared<Progress>(human, selected.size() + 2, verbose);
+  options.on_result = [progress](const report::ScenarioResult& r) { progress->finished(r); };
+  options.on_start = [progress](const std::string& id) { progress->started(id); };
 
   std::fprintf(human, "tftpspec run: %zu scenarios against %s (seed %llu)\n", selected.size(),
                target->describe().address.c_str(), static_cast<unsigned long long>(options.seed));
   std::fflush(human);
-  auto outcome = run_interruptible(*catalogue, *target, options, selected);
+  auto outcome = run_interruptible(*catalogue, *target, options, selected, [progress] { progress->tick(); });
+  progress->end();
   auto& report = outcome.report;
   // Discovery may have been cut short too: any interrupt makes the report partial.
   report.interrupted = report.interrupted || g_interrupted.load();

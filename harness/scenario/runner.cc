@@ -511,6 +511,7 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
     return std::nullopt;
   };
   auto run_one = [&](const Scenario& s, const std::string& suffix) -> report::ScenarioResult {
+    if (options.on_start) options.on_start(s.id + suffix);
     if (auto blocked = precheck(s)) return std::move(*blocked);
     const uint64_t seed = mix(options.seed, s.id + suffix);
     auto wire = target.open_wire(seed);

@@ -72,6 +72,7 @@ struct RunOptions {
   std::vector<std::string> include;  // globs over ids; empty: all
   std::vector<std::string> exclude;
   std::function<void(const report::ScenarioResult&)> on_result;  // called as each finishes
+  std::function<void(const std::string& id)> on_start;             // called as each starts (progress)
   const std::atomic<bool>* cancel = nullptr;
 };
 

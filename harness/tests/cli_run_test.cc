@@ -174,6 +174,24 @@ TEST(CliRun, UnknownCommandsAndFlagsSuggestTheNearestValidOne) {
   EXPECT_EQ(far.output.find("did you mean"), std::string::npos) << "no guess for nothing alike: " << far.output;
 }
 
+// A terminal gets a live status line and coloured verdicts; NO_COLOR keeps the status line
+// but no colour; a pipe gets neither. `script` (util-linux) gives the run a pseudo-terminal.
+TEST(CliRun, ProgressAndColourOnlyOnATerminalAndNeverWithNoColor) {
+  const std::string run = std::string(TFTPSPEC_BINARY) + " run --seed 1 --scenario 'rfc1350.end.*'";
+  auto tty = run_command({"script", "-qec", run, "/dev/null"}, 120s);
+  ASSERT_EQ(tty.exit_code, 0) << tty.output;
+  EXPECT_NE(tty.output.find("[1/8]"), std::string::npos) << tty.output;
+  EXPECT_NE(tty.output.find("\033[32mpass"), std::string::npos) << tty.output;
+  auto plain = run_command({"script", "-qec", "env NO_COLOR=1 " + run, "/dev/null"}, 120s);
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  EXPECT_NE(plain.output.find("[1/8]"), std::string::npos) << plain.output;
+  EXPECT_EQ(plain.output.find("\033[3"), std::string::npos) << "colour despite NO_COLOR";
+  auto piped = run_command({TFTPSPEC_BINARY, "run", "--seed", "1", "--scenario", "rfc1350.end.*"}, 120s);
+  ASSERT_EQ(piped.exit_code, 0) << piped.output;
+  EXPECT_EQ(piped.output.find("\033["), std::string::npos) << "escape codes into a pipe";
+  EXPECT_EQ(piped.output.find("[1/8]"), std::string::npos) << "a status line into a pipe";
+}
+
 TEST(CliRun, JsonWithoutFileOutsideListIsAUsageError) {
   auto r = run_command({TFTPSPEC_BINARY, "run", "--json"}, 60s);
   EXPECT_EQ(r.exit_code, 2) << r.output;
