@@ -91,6 +91,29 @@ const char* verdict_colour(report::Verdict v) {
   return "";
 }
 
+// -v: the evidence as a ladder, harness on the left, target on the right, one arrow per
+// datagram in time order, with the ports, so a TID change is visible at a glance.
+void print_ladder(std::FILE* out, const report::ScenarioResult& r) {
+  constexpr size_t kWidth = 56;
+  std::fprintf(out, "        %9s  %-21s  %*s  %s\n", "t (ms)", "harness", static_cast<int>(kWidth), "", "target");
+  bool elision_shown = false;
+  for (size_t i = 0; i < r.evidence.size(); ++i) {
+    const auto& e = r.evidence[i];
+    if (!elision_shown && r.evidence_elided > 0 && i > 0 && e.index > r.evidence[i - 1].index + 1) {
+      std::fprintf(out, "        %9s  ... %zu datagrams not kept ...\n", "", r.evidence_elided);
+      elision_shown = true;
+    }
+    std::string label = e.packet.size() > kWidth - 8 ? e.packet.substr(0, kWidth - 11) + "..." : e.packet;
+    const bool sent = e.direction == "sent";
+    const size_t dashes = kWidth - label.size() - 4;
+    const std::string line = sent ? "-- " + label + " " + std::string(dashes, '-') + ">"
+                                  : "<" + std::string(dashes, '-') + " " + label + " --";
+    const std::string& ours = sent ? e.from : e.to;
+    const std::string& theirs = sent ? e.to : e.from;
+    std::fprintf(out, "        %9.3f  %-21s |%s| %s\n", e.t_ms, ours.c_str(), line.c_str(), theirs.c_str());
+  }
+}
+
 void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose, bool colour) {
   const std::string word(report::verdict_name(r.verdict));
   if (colour) {
@@ -104,10 +127,7 @@ void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose,
   if (!r.expected.empty()) std::fprintf(out, "        expected: %s\n", r.expected.c_str());
   if (!r.observed.empty()) std::fprintf(out, "        observed: %s\n", r.observed.c_str());
   if (!verbose) return;
-  for (const auto& e : r.evidence) {
-    std::fprintf(out, "        #%-4zu %9.3f ms %-8s %s -> %s  %s\n", e.index, e.t_ms, e.direction.c_str(), e.from.c_str(),
-                e.to.c_str(), e.packet.c_str());
-  }
+  print_ladder(out, r);
   std::fflush(out);
 }
 

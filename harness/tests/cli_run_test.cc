@@ -192,6 +192,18 @@ TEST(CliRun, ProgressAndColourOnlyOnATerminalAndNeverWithNoColor) {
   EXPECT_EQ(piped.output.find("[1/8]"), std::string::npos) << "a status line into a pipe";
 }
 
+TEST(CliRun, VerbosePrintsTheLadderOfEachNonPass) {
+  auto r = run_command({TFTPSPEC_BINARY, "run", "--seed", "1", "--reference-fault", "resend_on_duplicate_ack", "--scenario",
+                        "rfc1123.sas.duplicate-ack-1", "-v"},
+                       120s);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("harness"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("|-- RRQ \"f1024.bin\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(" DATA block=2 size=512 --|"), std::string::npos) << r.output;
+  const size_t ladder_lines = std::count(r.output.begin(), r.output.end(), '|') / 2;
+  EXPECT_EQ(ladder_lines, 6u) << "one arrow per datagram of the failing scenario only:\n" << r.output;
+}
+
 TEST(CliRun, JsonWithoutFileOutsideListIsAUsageError) {
   auto r = run_command({TFTPSPEC_BINARY, "run", "--json"}, 60s);
   EXPECT_EQ(r.exit_code, 2) << r.output;
