@@ -230,19 +230,19 @@ void print_selection(const std::vector<const scenario::Scenario*>& selected, boo
     rows.push_back({s->id, std::string(scenario::level_name(s->level)), s->slow ? "slow" : "default", comma_list(s->needs),
                     comma_list(s->tags), s->citation, s->title});
   }
+  // Columns are padded by what a terminal shows, not by bytes: a citation holds a two-byte '§'.
+  const auto shown = [](const std::string& t) {
+    return static_cast<size_t>(std::count_if(t.begin(), t.end(), [](char ch) { return (ch & 0xC0) != 0x80; }));
+  };
   std::vector<size_t> width(header.size(), 0);
   for (const auto& row : rows) {
-    for (size_t c = 0; c + 1 < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], shown(row[c]));
   }
   for (const auto& row : rows) {
     std::string line;
     for (size_t c = 0; c < row.size(); ++c) {
       line += row[c];
-      // The citation may hold a multi-byte '§': pad by what is shown, not by bytes.
-      const auto shown = [](const std::string& t) {
-        return static_cast<size_t>(std::count_if(t.begin(), t.end(), [](char ch) { return (ch & 0xC0) != 0x80; }));
-      };
-      if (c + 1 < row.size()) line += std::string(width[c] - row[c].size() + (row[c].size() - shown(row[c])) + 2, ' ');
+      if (c + 1 < row.size()) line += std::string(width[c] - shown(row[c]) + 2, ' ');
     }
     std::printf("%s\n", line.c_str());
   }
@@ -366,12 +366,10 @@ RunOutcome run_interruptible(const std::vector<scenario::Scenario>& catalogue, s
     if (finished.count(s->id)) continue;
     auto u = scenario::result_header(*s);
     u.verdict = report::Verdict::kError;
-    u.reason = "the run was interrupted before this scenario finished";
+    u.reason = scenario::kInterruptedReason;
     r.results.push_back(std::move(u));
   }
-  std::stable_sort(r.results.begin(), r.results.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-  report::collect_findings(r.results, r.findings);
-  r.summary = report::summarize(r.results, r.findings);
+  report::order_and_summarize(r);
   r.duration_ms = to_ms(real_now() - started);
   return out;
 }

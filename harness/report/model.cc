@@ -62,6 +62,12 @@ Summary summarize(const std::vector<ScenarioResult>& results, const std::vector<
   return s;
 }
 
+void order_and_summarize(RunReport& run) {
+  std::stable_sort(run.results.begin(), run.results.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  collect_findings(run.results, run.findings);
+  run.summary = summarize(run.results, run.findings);
+}
+
 void collect_findings(std::vector<ScenarioResult>& results, std::vector<RunFinding>& findings) {
   std::map<std::string, size_t> by_key;
   for (size_t i = 0; i < findings.size(); ++i) by_key[findings[i].finding.key()] = i;

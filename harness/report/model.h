@@ -136,6 +136,10 @@ struct RunReport {
 
 Summary summarize(const std::vector<ScenarioResult>& results, const std::vector<RunFinding>& findings = {});
 
+// Puts the results in id order (whatever order they finished in), collects their
+// incidental findings and counts the summary: the last step of every run, interrupted or not.
+void order_and_summarize(RunReport& run);
+
 // Moves each result's incidental findings into `findings` (one entry per rule id and
 // cause, listing the scenarios that saw it) and leaves the keys in the results' see_also.
 void collect_findings(std::vector<ScenarioResult>& results, std::vector<RunFinding>& findings);

@@ -81,7 +81,7 @@ class Interpreter {
     for (const Step& step : sc_.steps) {
       if (ended_) break;
       if (cancelled()) {
-        judge(Verdict::kError, kInterrupted);
+        judge(Verdict::kError, kInterruptedReason);
         break;
       }
       if (wire_.now() - start_ > sc_.deadline) {
@@ -103,7 +103,7 @@ class Interpreter {
       }
     }
     if (listen_hold_.owns_lock()) listen_hold_.unlock();
-    if (cancelled() && !ended_) judge(Verdict::kError, kInterrupted);  // a cut-short wait proves nothing
+    if (cancelled() && !ended_) judge(Verdict::kError, kInterruptedReason);  // a cut-short wait proves nothing
     apply_findings();
     fill_evidence();
     result_.datagrams_dropped = dropped_ + wire_.dropped();
@@ -123,7 +123,6 @@ class Interpreter {
   bool cancelled() const {
     return (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) || wire_.cancelled();
   }
-  static constexpr const char* kInterrupted = "interrupted: the run was stopped before this scenario finished";
 
   // --- verdicts ------------------------------------------------------------------------
   // Keeps the worst verdict. A fail, skip or error ends the scenario; a warn or note lets
@@ -331,7 +330,7 @@ class Interpreter {
     for (bool fresh = true;;) {
       r = next(socket, step.repeat, deadline, &fresh);
       if (!r && cancelled()) {
-        judge(Verdict::kError, kInterrupted);
+        judge(Verdict::kError, kInterruptedReason);
         return;
       }
       if (!r) {
@@ -402,7 +401,7 @@ class Interpreter {
       }
       kept.push_back(std::move(*r));
     }
-    if (cancelled()) judge(Verdict::kError, kInterrupted);  // a silence cut short proves nothing
+    if (cancelled()) judge(Verdict::kError, kInterruptedReason);  // a silence cut short proves nothing
     inbox_.insert(inbox_.begin(), std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
   }
 
@@ -493,7 +492,7 @@ class Interpreter {
     }
     const std::string what = std::string(upload ? "upload of " : "download of ") + spec.file;
     if (!outcome) {
-      judge(Verdict::kError, cancelled() ? std::string(kInterrupted)
+      judge(Verdict::kError, cancelled() ? std::string(kInterruptedReason)
                                          : what + " did not finish within " + seconds_text(profile_.resolve(step.within)));
       return;
     }

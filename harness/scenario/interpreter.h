@@ -26,6 +26,10 @@ struct TargetProfile {
   std::map<std::string, std::string> fixture_problems;  // fixture -> "missing (...)", "different (...)"
 };
 
+// The reason of every scenario an interrupt kept from finishing (verdict error): the
+// runner, the interpreter and the CLI's last-resort report all say it the same way.
+inline constexpr const char* kInterruptedReason = "interrupted: the run was stopped before this scenario finished";
+
 // `unique` makes upload names distinct across runs and scenarios; `cancel` (optional)
 // ends the scenario early with verdict error when it becomes true.
 report::ScenarioResult run_scenario(const Scenario& scenario, Wire& wire, const TargetProfile& profile,

@@ -204,16 +204,16 @@ bool probe_netascii(Target& target, uint64_t seed) {
   return ok;
 }
 
-uint64_t mix(uint64_t seed, const std::string& id);
+uint64_t mix(uint64_t seed, const std::string& id) { return fnv1a(id, seed ^ kFnv1aOffset); }
 
 // Round trips mid-transfer: RRQ f3000.bin (6 blocks) twice, each DATA ACKed at once; a
 // sample is the time from an ACK to the next DATA's arrival (kernel time). The time to the
 // first reply is not used: a server that forks per request (tftpd-hpa) spends milliseconds
 // there that no later round trip costs. The median is the round trip, max - min the jitter.
-report::PathMeasurement probe_path(Target& target, uint64_t seed, std::vector<Duration>& samples,
-                                   const std::atomic<bool>* cancel) {
+report::PathMeasurement probe_path(Target& target, uint64_t seed, const std::atomic<bool>* cancel) {
   constexpr int kTransfers = 2;
   report::PathMeasurement out;
+  std::vector<Duration> samples;
   auto wire = target.open_wire(seed);
   if (!wire) return out;
   Wire& w = **wire;
@@ -296,8 +296,6 @@ std::vector<report::FixtureCheck> verify_fixtures(Target& target, const std::vec
   return out;
 }
 
-uint64_t mix(uint64_t seed, const std::string& id) { return fnv1a(id, seed ^ kFnv1aOffset); }
-
 std::string iso_now() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
@@ -351,13 +349,12 @@ bool glob_match(const std::string& pattern, const std::string& text) {
 TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed, const std::vector<std::string>& fixtures,
                        const std::atomic<bool>* cancel) {
   TargetProfile profile;
-  std::vector<Duration> samples;
   auto alive = std::async(std::launch::async, [&] { return probe_alive(target, mix(seed, "probe.alive"), true); });
   auto options = std::async(std::launch::async, [&] { return probe_options(target, mix(seed, "probe.options")); });
   auto write = std::async(std::launch::async, [&] { return probe_write(target, mix(seed, "probe.write")); });
   auto netascii = std::async(std::launch::async, [&] { return probe_netascii(target, mix(seed, "probe.netascii")); });
   auto steady = std::async(std::launch::async, [&] { return probe_steady_rto(target, mix(seed, "probe.srto")); });
-  auto path = std::async(std::launch::async, [&] { return probe_path(target, mix(seed, "probe.path"), samples, cancel); });
+  auto path = std::async(std::launch::async, [&] { return probe_path(target, mix(seed, "probe.path"), cancel); });
   const AliveProbe a = alive.get();
   info.alive = a.alive;
   const bool cut_short = cancel != nullptr && cancel->load();
@@ -510,9 +507,12 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
     }
     return std::nullopt;
   };
-  auto run_one = [&](const Scenario& s, const std::string& suffix) -> report::ScenarioResult {
+  // `ran` (optional) tells whether the target was exchanged with at all, so that only what
+  // the target did is followed by a liveness check.
+  auto run_one = [&](const Scenario& s, const std::string& suffix, bool* ran = nullptr) -> report::ScenarioResult {
     if (options.on_start) options.on_start(s.id + suffix);
     if (auto blocked = precheck(s)) return std::move(*blocked);
+    if (ran != nullptr) *ran = true;
     const uint64_t seed = mix(options.seed, s.id + suffix);
     auto wire = target.open_wire(seed);
     if (!wire) return unjudged(s, "cannot open sockets: " + wire.error().message);
@@ -520,11 +520,10 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
     std::snprintf(unique, sizeof unique, "%08llx", static_cast<unsigned long long>(seed & 0xffffffffu));
     return run_scenario(s, **wire, profile, unique, options.cancel);
   };
-  const std::string interrupted_reason = "interrupted: the run was stopped before this scenario finished";
 
   if (cancelled()) {
     run.interrupted = true;
-    for (const Scenario* s : selected) deliver(unjudged(*s, interrupted_reason));
+    for (const Scenario* s : selected) deliver(unjudged(*s, kInterruptedReason));
   } else if (!run.target.alive) {
     for (const Scenario* s : selected) deliver(unjudged(*s, "the target did not answer discovery (" + run.target.address + ")"));
   } else {
@@ -552,7 +551,7 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
         for (size_t i; (i = next.fetch_add(1)) < selected.size();) {
           const Scenario& s = *selected[i];
           if (cancelled()) {
-            deliver(unjudged(s, interrupted_reason));
+            deliver(unjudged(s, kInterruptedReason));
             continue;
           }
           if (dead.load()) {
@@ -564,9 +563,10 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
             deliver(unjudged(s, "not run: the target stopped answering after " + after));
             continue;
           }
-          auto r = run_one(s, "");
+          bool ran = false;
+          auto r = run_one(s, "", &ran);
           const bool judged_target = r.verdict == Verdict::kFail || r.verdict == Verdict::kWarn || r.verdict == Verdict::kError;
-          if (judged_target && !cancelled() && r.reason.rfind("the fixture ", 0) != 0) {
+          if (ran && judged_target && !cancelled()) {
             // A non-pass may be a dead target: check with a known-good request before blaming it.
             const bool answering = !dead.load() && probe_alive(target, mix(options.seed, s.id + "#alive"), false).alive;
             if (!answering) {
@@ -587,7 +587,7 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
               r.incidental.clear();
             }
           }
-          if (r.verdict == Verdict::kError && cancelled()) r.reason = interrupted_reason;
+          if (r.verdict == Verdict::kError && cancelled()) r.reason = kInterruptedReason;
           deliver(std::move(r));
         }
       };
@@ -605,11 +605,7 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
     }
   }
   run.interrupted = run.interrupted || cancelled();
-  // Report in catalogue order whatever order they finished in.
-  std::stable_sort(run.results.begin(), run.results.end(),
-                   [](const auto& a, const auto& b) { return a.id < b.id; });
-  report::collect_findings(run.results, run.findings);
-  run.summary = report::summarize(run.results, run.findings);
+  report::order_and_summarize(run);
   run.finished = iso_now();
   run.duration_ms = to_ms(real_now() - t0);
   return run;
