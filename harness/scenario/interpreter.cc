@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "common/hash.h"
 #include "proto/block_number.h"
 #include "scenario/fixtures.h"
 
@@ -59,8 +60,7 @@ std::string key_of(const Received& r) {
   std::string k = r.at == Socket::kMain ? "m" : "o";
   k += r.from.to_string();
   k += '|';
-  const std::string_view bytes(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size());
-  k += std::to_string(std::hash<std::string_view>{}(bytes)) + ":" + std::to_string(r.bytes.size());
+  k += std::to_string(fnv1a(r.bytes)) + ":" + std::to_string(r.bytes.size());
   return k;
 }
 
