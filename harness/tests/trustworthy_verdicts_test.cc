@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -35,6 +36,49 @@ std::string listing(const report::RunReport& r) {
   std::string out;
   for (const auto& s : r.results) out += "  " + std::string(report::verdict_name(s.verdict)) + " " + s.id + ": " + s.reason + "\n";
   return out;
+}
+
+// A made-up target on loopback: every datagram that reaches it is handed to `answer`, on a
+// thread of its own, until the object goes away. Each test scripts the misbehaviour it needs.
+class ScriptedTarget {
+ public:
+  using Answer = std::function<void(net::UdpSocket& socket, const Address& from, std::span<const uint8_t> bytes)>;
+  explicit ScriptedTarget(Answer answer) : socket_(std::move(*net::UdpSocket::bind(Address::loopback_v4(0)))) {
+    thread_ = std::thread([this, answer = std::move(answer)] {
+      std::vector<uint8_t> buffer(70000);
+      while (!stop_) {
+        auto got = socket_.receive_wait(buffer, std::chrono::milliseconds(20));
+        if (got && *got) answer(socket_, (*got)->from, std::span<const uint8_t>(buffer).first((*got)->size));
+      }
+    });
+  }
+  ~ScriptedTarget() {
+    stop_ = true;
+    thread_.join();
+  }
+  Address address() const { return socket_.local_address(); }
+
+ private:
+  net::UdpSocket socket_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+report::RunReport run_selection(const Address& target_address, std::vector<std::string> include, int jobs, uint64_t seed) {
+  scenario::UdpTarget target(target_address, /*fixtures_written=*/true);
+  scenario::RunOptions options;
+  options.jobs = jobs;
+  options.seed = seed;
+  options.include = std::move(include);
+  return scenario::run_catalogue(catalogue(), target, options);
+}
+
+// DATA 1 of f1.bin, the answer a sane target gives to a plain RRQ f1.bin.
+std::vector<uint8_t> f1_data_1() {
+  const auto f1 = *scenario::fixture_bytes("f1.bin");
+  std::vector<uint8_t> data(proto::kDataHeaderSize + f1.size());
+  data.resize(*proto::write_data(data, 1, f1));
+  return data;
 }
 
 TEST(TrustworthyVerdicts, AFixtureOneByteOffIsASetupErrorNamingTheFixAndNeverAFail) {
@@ -88,31 +132,22 @@ TEST(TrustworthyVerdicts, ATargetKilledMidRunGivesErrorsNotFailsAndIsNotAlive) {
   EXPECT_EQ(run.summary.warn, 0) << listing(run);
   EXPECT_GT(run.summary.error, 10) << listing(run);
   for (const auto& r : run.results) {
-    if (r.verdict == report::Verdict::kError) EXPECT_NE(r.reason.find("stopped answering"), std::string::npos) << r.id << ": " << r.reason;
+    if (r.verdict == report::Verdict::kError) {
+      EXPECT_NE(r.reason.find("stopped answering"), std::string::npos) << r.id << ": " << r.reason;
+    }
   }
 }
 
 // A target whose answer the parser refuses is alive and judged on what it sent.
 TEST(TrustworthyVerdicts, AnUnparseableAnswerToDiscoveryIsJudgedNotCalledSilence) {
-  auto socket = net::UdpSocket::bind(Address::loopback_v4(0));
-  ASSERT_TRUE(socket);
-  std::atomic<bool> stop{false};
-  std::thread garbage([&] {
-    std::vector<uint8_t> buffer(70000);
-    const uint8_t reply[] = {0x00, 0x09, 0x41, 0x42};  // opcode 9: no TFTP packet
-    while (!stop) {
-      auto got = socket->receive_wait(buffer, std::chrono::milliseconds(50));
-      if (got && *got) (void)socket->send_to((*got)->from, reply);
-    }
-  });
-  scenario::UdpTarget target(socket->local_address(), true);
-  scenario::RunOptions options;
-  options.jobs = 2;
-  options.seed = 6;
-  options.include = {"rfc1350.end.*"};
-  const auto run = scenario::run_catalogue(catalogue(), target, options);
-  stop = true;
-  garbage.join();
+  const uint8_t garbage[] = {0x00, 0x09, 0x41, 0x42};  // opcode 9: no TFTP packet
+  report::RunReport run;
+  {
+    ScriptedTarget target([&](net::UdpSocket& socket, const Address& from, std::span<const uint8_t>) {
+      (void)socket.send_to(from, garbage);
+    });
+    run = run_selection(target.address(), {"rfc1350.end.*"}, 2, 6);
+  }
   EXPECT_TRUE(run.target.alive);
   bool noted = false;
   for (const auto& n : run.target.notes) noted = noted || n.find("not DATA 1") != std::string::npos;
@@ -133,36 +168,22 @@ TEST(TrustworthyVerdicts, AnUnparseableAnswerToDiscoveryIsJudgedNotCalledSilence
 // parser refused it even in lenient mode. A server that answers options it does not know
 // with an empty OACK now gets that alternative's verdict, and the rule engine one finding.
 TEST(TrustworthyVerdicts, AnEmptyOackMatchesTheAlternativeWrittenForIt) {
-  auto socket = net::UdpSocket::bind(Address::loopback_v4(0));
-  ASSERT_TRUE(socket);
-  std::atomic<bool> stop{false};
-  std::thread server([&] {
-    std::vector<uint8_t> buffer(70000);
-    const auto f1 = *scenario::fixture_bytes("f1.bin");
-    while (!stop) {
-      auto got = socket->receive_wait(buffer, std::chrono::milliseconds(50));
-      if (!got || !*got) continue;
-      auto request = proto::parse(std::span(buffer).first((*got)->size), proto::Strictness::kLenient);
+  const auto data = f1_data_1();
+  report::RunReport run;
+  {
+    ScriptedTarget target([&](net::UdpSocket& socket, const Address& from, std::span<const uint8_t> bytes) {
+      auto request = proto::parse(bytes, proto::Strictness::kLenient);
       const auto* rrq = request ? std::get_if<proto::Request>(&*request) : nullptr;
-      if (rrq == nullptr) continue;
+      if (rrq == nullptr) return;
+      const uint8_t empty_oack[] = {0x00, 0x06};
       if (!rrq->options.empty()) {
-        const uint8_t empty_oack[] = {0x00, 0x06};
-        (void)socket->send_to((*got)->from, empty_oack);
+        (void)socket.send_to(from, empty_oack);
       } else {
-        std::vector<uint8_t> data(4 + f1.size());
-        data.resize(*proto::write_data(data, 1, f1));
-        (void)socket->send_to((*got)->from, data);
+        (void)socket.send_to(from, data);
       }
-    }
-  });
-  scenario::UdpTarget target(socket->local_address(), true);
-  scenario::RunOptions options;
-  options.jobs = 1;
-  options.seed = 8;
-  options.include = {"rfc2347.oack.unknown-option-alone"};
-  const auto run = scenario::run_catalogue(catalogue(), target, options);
-  stop = true;
-  server.join();
+    });
+    run = run_selection(target.address(), {"rfc2347.oack.unknown-option-alone"}, 1, 8);
+  }
   auto it = std::find_if(run.results.begin(), run.results.end(), [](const auto& r) { return r.id == "rfc2347.oack.unknown-option-alone"; });
   ASSERT_NE(it, run.results.end());
   EXPECT_EQ(it->verdict, report::Verdict::kWarn) << it->reason;
@@ -177,24 +198,16 @@ TEST(TrustworthyVerdicts, AnEmptyOackMatchesTheAlternativeWrittenForIt) {
 // with 64 KiB datagrams as fast as it can. Every scenario ends by its deadline, the
 // verdicts are fail or error with reasons, and the process stays under 300 MB.
 TEST(TrustworthyVerdicts, AFloodOf64KiBDatagramsIsBoundedInTimeAndMemory) {
-  auto listen = net::UdpSocket::bind(Address::loopback_v4(0));
   auto flood = net::UdpSocket::bind(Address::loopback_v4(0));
-  ASSERT_TRUE(listen && flood);
+  ASSERT_TRUE(flood);
   std::atomic<bool> stop{false};
   std::mutex mutex;
   std::set<Address> victims;
-  std::thread answering([&] {
-    std::vector<uint8_t> buffer(70000);
-    const auto f1 = *scenario::fixture_bytes("f1.bin");
-    std::vector<uint8_t> data(8);
-    data.resize(*proto::write_data(data, 1, f1));
-    while (!stop) {
-      auto got = listen->receive_wait(buffer, std::chrono::milliseconds(20));
-      if (!got || !*got) continue;
-      (void)listen->send_to((*got)->from, data);
-      std::lock_guard lock(mutex);
-      victims.insert((*got)->from);
-    }
+  const auto data = f1_data_1();
+  ScriptedTarget answering([&](net::UdpSocket& socket, const Address& from, std::span<const uint8_t>) {
+    (void)socket.send_to(from, data);
+    std::lock_guard lock(mutex);
+    victims.insert(from);
   });
   std::thread flooding([&] {
     std::vector<uint8_t> garbage(65000, 0xa5);
@@ -210,14 +223,8 @@ TEST(TrustworthyVerdicts, AFloodOf64KiBDatagramsIsBoundedInTimeAndMemory) {
       for (const auto& t : targets) (void)flood->send_to(t, garbage);
     }
   });
-  scenario::UdpTarget target(listen->local_address(), true);
-  scenario::RunOptions options;
-  options.jobs = 16;
-  options.seed = 9;
-  options.include = {"rfc1350.*", "rfc2347.*"};
-  const auto run = scenario::run_catalogue(catalogue(), target, options);
+  const auto run = run_selection(answering.address(), {"rfc1350.*", "rfc2347.*"}, 16, 9);
   stop = true;
-  answering.join();
   flooding.join();
   std::map<std::string, const scenario::Scenario*> by_id;
   for (const auto& s : catalogue()) by_id[s.id] = &s;
@@ -228,7 +235,9 @@ TEST(TrustworthyVerdicts, AFloodOf64KiBDatagramsIsBoundedInTimeAndMemory) {
     EXPECT_FALSE(r.reason.empty()) << r.id;
     dropped += r.datagrams_dropped;
     auto s = by_id.find(r.id);
-    if (s != by_id.end()) EXPECT_LE(r.duration_ms, to_ms(s->second->deadline) + 2000) << r.id;
+    if (s != by_id.end()) {
+      EXPECT_LE(r.duration_ms, to_ms(s->second->deadline) + 2000) << r.id;
+    }
   }
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
