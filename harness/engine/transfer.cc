@@ -98,6 +98,9 @@ struct Transfer::State {
   std::deque<Pending> queue;
   std::optional<Outcome> outcome;
   TransferStats stats;
+  // The first datagram from the server's host dropped because it cannot answer our request,
+  // named in the time-out message: a broken server's wrong first reply stays visible.
+  std::string ignored_first_reply;
 
   // --- helpers ---------------------------------------------------------------------------
 
@@ -425,6 +428,14 @@ struct Transfer::State {
     unexpected(packet);
   }
 
+  // Whether a packet could be the first reply to our request: an OACK, an ERROR, DATA 1 to
+  // a read or ACK 0 to a write.
+  bool can_answer_request(const proto::Packet& packet) const {
+    if (const auto* d = std::get_if<proto::Data>(&packet)) return !sends_data && d->block == 1;
+    if (const auto* a = std::get_if<proto::Ack>(&packet)) return sends_data && a->block == 0;
+    return true;
+  }
+
   void unexpected(const proto::Packet& packet) {
     protocol_error("unexpected " + proto::describe(packet) + " while " + std::string(phase_name(phase)));
   }
@@ -551,10 +562,20 @@ Transfer Transfer::server_write(const TransferConfig& config, const Address& cli
 void Transfer::handle_datagram(Instant now, const Address& from, std::span<const uint8_t> bytes) {
   State& s = *s_;
   if (s.phase == Phase::kDone) return;
+  auto packet = proto::parse(bytes, proto::Strictness::kLenient);
   if (!s.peer_known) {
-    // RFC 1350 §4: the server answers from a new port, which becomes its TID.
+    // RFC 1350 §4: the server answers from a new port, which becomes its TID. Only what can
+    // answer our request locks it: a late DATA meant for an earlier client that had our
+    // port (ports are reused) is dropped as a stray, not taken for the server's reply.
     if (!from.same_host(s.request_to)) {
       ++s.stats.stray_datagrams;
+      return;
+    }
+    if (packet && !s.can_answer_request(*packet)) {
+      ++s.stats.stray_datagrams;
+      if (s.ignored_first_reply.empty()) {
+        s.ignored_first_reply = proto::describe(*packet) + " from " + from.to_string();
+      }
       return;
     }
     s.peer = from;
@@ -563,14 +584,14 @@ void Transfer::handle_datagram(Instant now, const Address& from, std::span<const
     // RFC 1350 §4: a wrong TID gets ERROR 5 and the transfer goes on undisturbed. A stray
     // ERROR gets none (§7): two transfers that are strays to each other would bounce forever.
     ++s.stats.stray_datagrams;
-    const bool is_error = bytes.size() >= 2 && bytes[0] == 0 && bytes[1] == static_cast<uint8_t>(Opcode::kError);
+    const bool is_error = packet ? std::holds_alternative<proto::ErrorPacket>(*packet)
+                                 : bytes.size() >= 2 && bytes[0] == 0 && bytes[1] == static_cast<uint8_t>(Opcode::kError);
     if (!s.config.faults.no_error_to_stray_tid && !is_error) {
       s.queue.push_back(
           Pending::error(from, static_cast<uint16_t>(ErrorCode::kUnknownTransferId), "Unknown transfer ID"));
     }
     return;
   }
-  auto packet = proto::parse(bytes, proto::Strictness::kLenient);
   if (!packet) {
     s.protocol_error("malformed packet: " + packet.error().to_string());
     return;
@@ -590,7 +611,10 @@ void Transfer::handle_timeout(Instant now) {
   if (++s.retries > s.config.retransmit.max_retries) {
     s.fail(OutcomeKind::kTimedOut, static_cast<uint16_t>(ErrorCode::kNotDefined),
            "no reply after " + std::to_string(s.config.retransmit.max_retries) + " retransmissions while " +
-               std::string(phase_name(s.phase)),
+               std::string(phase_name(s.phase)) +
+               (s.peer_known || s.ignored_first_reply.empty()
+                    ? std::string()
+                    : " (ignored " + s.ignored_first_reply + ", which cannot answer the request)"),
            s.peer_known);
     return;
   }
