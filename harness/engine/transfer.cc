@@ -229,9 +229,21 @@ struct Transfer::State {
         break;
       }
     }
+    if (!block && config.faults.jump_on_future_ack && proto::wire_ahead(sent_wire(sent), wire)) {
+      // Takes an ACK of a block never sent as the ACK of everything up to it, skipping the
+      // blocks between (what atftpd does): the receiver ends with a hole in its file.
+      const uint64_t target = sent + proto::wire_distance(sent_wire(sent), wire);
+      if (load_block(target)) {
+        sent = target;
+        block = target;
+      }
+    }
     if (!block) {
       ++stats.duplicates_received;
       if (config.faults.resend_on_duplicate_ack && wire == sent_wire(acked) && acked < sent) {
+        send_window_from(acked + 1, now);
+      }
+      if (config.faults.resend_on_stale_ack && proto::wire_ahead(wire, sent_wire(acked)) && acked < sent) {
         send_window_from(acked + 1, now);
       }
       return;

@@ -44,6 +44,7 @@ struct RetransmitPolicy {
 struct Faults {
   bool no_final_empty_block = false;   // RFC 1350 §6: skip the 0-byte DATA after a full block
   bool resend_on_duplicate_ack = false;  // RFC 1123 §4.2.3.1: Sorcerer's Apprentice
+  bool resend_on_stale_ack = false;    // RFC 1123 §4.2.3.1: an ACK older than the last one brings DATA again
   bool accept_stray_tid = false;       // RFC 1350 §4: treat any source port as the peer
   bool no_error_to_stray_tid = false;  // RFC 1350 §4: drop strays silently instead of ERROR 5
   bool no_retransmission = false;      // RFC 1350 §2: never retransmit on timeout
@@ -57,6 +58,7 @@ struct Faults {
   bool data_after_short_final = false;  // RFC 1350 §6: one more (empty) DATA after the final one is ACKed
   bool wrq_acked_with_1 = false;       // RFC 1350 §4: a granted WRQ is answered with ACK 1, not ACK 0
   bool duplicate_data_advances = false;  // RFC 1350 §2: a repeat of the last DATA is taken as the next block
+  bool jump_on_future_ack = false;     // RFC 1350 §2, §5: an ACK of a block not yet sent skips the blocks before it
 };
 
 struct TransferConfig {

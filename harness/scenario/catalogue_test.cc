@@ -83,7 +83,9 @@ const std::map<std::string, std::vector<const char*>>& caught_by() {
   static const std::map<std::string, std::vector<const char*>> kMap = {
       {"no_final_empty_block", {"rfc1350.end.zero-length-final-512", "rfc1350.end.empty-file", "rfc2348.end.zero-length-final-1024-at-512"}},
       {"corrupt_data", {"rfc1350.end.one-over-513", "rfc1350.end.short-final-block-3000", "rfc1350.rtx.download-duplicate-acks"}},
-      {"resend_on_duplicate_ack", {"rfc1123.sas.duplicate-ack-1", "rfc1123.sas.duplicate-ack-middle", "rfc1350.rtx.download-duplicate-acks"}},
+      {"resend_on_duplicate_ack", {"rfc1123.sas.duplicate-ack-1", "rfc1123.sas.duplicate-ack-middle", "rfc1350.rtx.download-duplicate-acks",
+                                   "rfc2347.rrq.ack0-repeated-after-data1"}},
+      {"resend_on_stale_ack", {"rfc1350.ack.older-block-mid-transfer"}},
       {"accept_stray_tid", {"rfc1350.tid.stray-ack-during-rrq"}},
       {"no_error_to_stray_tid", {"rfc1350.tid.stray-ack-during-rrq"}},
       {"no_retransmission", {"rfc1350.rtx.lost-ack-first-block", "rfc1350.rtx.lost-ack-middle-block", "rfc1350.rtx.lost-ack-last-block"}},
@@ -114,6 +116,8 @@ const std::map<std::string, std::vector<const char*>>& caught_by() {
       {"data_after_short_final", {"rfc1350.end.short-511"}},
       {"wrq_acked_with_1", {"rfc1350.request.wrq-answered-by-ack-0"}},
       {"duplicate_data_advances", {"rfc1350.rtx.duplicate-data-during-wrq"}},
+      {"jump_on_future_ack", {"rfc1350.ack.future-block-lockstep", "rfc1350.ack.future-block-download",
+                              "rfc7440.window.future-ack-ignored"}},
       {"oack_window_zero", {"rfc7440.windowsize.max-65535"}},
   };
   return kMap;

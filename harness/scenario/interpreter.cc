@@ -418,6 +418,7 @@ class Interpreter {
 
   void send_with_faults(FaultState& fs, Socket socket, const Address& to, std::span<const uint8_t> bytes) {
     int copies = 1;
+    std::optional<uint64_t> ahead;  // an extra ACK for this absolute block, sent after
     if (auto p = proto::parse(bytes, proto::Strictness::kLenient)) {
       std::optional<uint16_t> wire;
       if (const auto* a = std::get_if<proto::Ack>(&*p)) wire = a->block;
@@ -428,13 +429,22 @@ class Interpreter {
         for (auto& f : fs.faults) {
           if (f.op == op && f.block == abs && f.times > 0) {
             --f.times;
-            copies = f.duplicate ? 2 : 0;
+            if (f.ahead_by > 0) {
+              ahead = abs + f.ahead_by;
+            } else {
+              copies = f.duplicate ? 2 : 0;
+            }
             break;
           }
         }
       }
     }
     for (int i = 0; i < copies; ++i) wire_.send(socket, to, bytes);
+    if (ahead) {
+      std::vector<uint8_t> ack(4);  // opcode, block
+      ack.resize(*proto::write_ack(ack, proto::wire_block(*ahead)));
+      wire_.send(socket, to, ack);
+    }
   }
 
   std::optional<engine::Outcome> run_transfer(engine::Transfer& t, FaultState& fs, Instant deadline,
@@ -473,7 +483,7 @@ class Interpreter {
     std::optional<engine::Outcome> outcome;
     std::shared_ptr<const engine::MemorySink::Contents> contents;
     for (;;) {
-      FaultState fs{spec.faults};
+      FaultState fs{spec.faults, {}};
       auto sink = std::make_unique<engine::MemorySink>();
       contents = sink->contents();
       std::unique_ptr<engine::ByteSink> snk = std::move(sink);

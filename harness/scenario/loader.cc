@@ -199,16 +199,22 @@ std::set<std::string> with(std::set<std::string> base, std::initializer_list<con
 std::vector<OutgoingFault> faults_of(const YAML::Node& n) {
   std::vector<OutgoingFault> out;
   for (const auto& f : n) {
-    check_keys(f, {"drop", "duplicate", "block", "times"}, "a fault");
+    check_keys(f, {"drop", "duplicate", "ahead", "by", "block", "times"}, "a fault");
     OutgoingFault fault{};
     if (f["drop"]) {
       fault.op = *opcode(f["drop"], false);
     } else if (f["duplicate"]) {
       fault.op = *opcode(f["duplicate"], false);
       fault.duplicate = true;
+    } else if (f["ahead"]) {
+      fault.op = *opcode(f["ahead"], false);
+      if (fault.op != proto::Opcode::kAck) bad(f["ahead"], "ahead: applies to ACK only");
+      if (!f["by"]) bad(f, "ahead: ACK needs by: N, how many blocks beyond the ACK it sends");
+      fault.ahead_by = static_cast<uint32_t>(integer(f["by"], "by", 1, 32767));
     } else {
-      bad(f, "a fault needs drop: OPCODE or duplicate: OPCODE");
+      bad(f, "a fault needs drop: OPCODE, duplicate: OPCODE or ahead: ACK");
     }
+    if (f["by"] && !f["ahead"]) bad(f["by"], "by: goes with ahead: ACK");
     if (!f["block"]) bad(f, "a fault needs block:");
     fault.block = static_cast<uint32_t>(integer(f["block"], "block", 0, 100000000));
     if (f["times"]) fault.times = static_cast<int>(integer(f["times"], "times", 1, 100));

@@ -97,6 +97,9 @@ struct OutgoingFault {
   uint32_t block;   // absolute block number as counted by the client (0 = ACK 0)
   int times = 1;
   bool duplicate = false;  // false: drop ("lose") it; true: send it twice
+  // ACK only: send it, then an ACK `ahead_by` blocks further on, for a block the sender
+  // has not sent yet (RFC 1350 §2: it acknowledges nothing).
+  uint32_t ahead_by = 0;
 };
 
 struct TransferSpec {
