@@ -66,6 +66,9 @@ inline constexpr RuleSpec kDataBeforeAck0{"tftp.rule.data_before_oack_ack", "T23
 inline constexpr RuleSpec kWindow{"tftp.rule.window_overrun", "T7440-WINDOW", "RFC 7440 §4", Level::kMust, "sends more than a window before an ACK", "rules_data.cc"};
 // RFC 1350 §5: "block numbers on data packets begin with one and increase by one".
 inline constexpr RuleSpec kBlockSequence{"tftp.rule.block_sequence", "T1350-BLK-SEQ", "RFC 1350 §5", Level::kMust, "skips or restarts block numbers", "rules_data.cc"};
+// ... and an ACK of a block never sent acknowledges nothing (RFC 1350 §2: each DATA "must be
+// acknowledged ... before the next packet can be sent"): skipping to it leaves a hole.
+inline constexpr RuleSpec kSkipOnUnsentAck{"tftp.rule.skip_on_unsent_ack", "T1350-BLK-SEQ", "RFC 1350 §2, §5", Level::kMust, "skips ahead when the client acknowledges a block not yet sent", "rules_data.cc"};
 // RFC 1350 §6 (and RFC 2348): a DATA shorter than the block size ends the transfer.
 inline constexpr RuleSpec kDataAfterFinal{"tftp.rule.data_after_final", "T1350-END-SHORT", "RFC 1350 §6", Level::kMust, "sends DATA after the final short block", "rules_data.cc"};
 // RFC 1350 §5: "The data field is from zero to 512 bytes long"; RFC 2348 replaces 512 by blksize.

@@ -63,8 +63,15 @@ void RuleEngine::State::on_data(TransferState& t, size_t index, const proto::Dat
       if (t.data_seen) {
         const uint64_t target = t.highest + proto::wire_distance(t.wire(t.highest), d.block);
         if (t.ack_max >= static_cast<int64_t>(target) - 1) {
-          // The client acknowledged blocks never sent; a server that believes it skips
-          // ahead. Not provably the server's fault: follow it, but the byte count is lost.
+          // The client acknowledged a block never sent, and the server believed it: the
+          // blocks between were never sent, so the client's file has a hole. Follow the
+          // server from there (the byte count is lost) so that later rules still judge.
+          report(kSkipOnUnsentAck, t,
+                 "DATA " + std::to_string(d.block) + " at " + when(o.at) + " follows DATA " +
+                     std::to_string(t.wire(t.highest)) + ": the server skipped " +
+                     std::to_string(target - t.highest - 1) + " block(s) after an ACK " + std::to_string(t.wire(target - 1)) +
+                     " for a block it had not sent",
+                 {t.blocks[t.highest].last_index, index});
           t.sequence_gap = true;
           abs = target;
           break;

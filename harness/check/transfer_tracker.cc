@@ -72,8 +72,12 @@ Duration RuleEngine::State::timer_floor(const TransferState& t, std::string* why
 bool RuleEngine::State::too_soon_for_timer(const TransferState& t, Duration gap, std::string* why) const {
   const Duration floor = timer_floor(t, why);
   if (!timing.srto && !timing.rto) return gap * 2 < floor;  // unmeasured: a wide margin
-  *why += " less a jitter allowance of " + ms(slack());
-  return gap < floor - slack();
+  // An adaptive timer moves with the round trips it sees: one measured at 13 ms during
+  // discovery may fire at its 10 ms floor a moment later, on a loaded machine. Half the
+  // measured timer still tells a Sorcerer's Apprentice, whose resend follows the duplicate
+  // ACK within a round trip, from any timer the measurement describes.
+  *why += " less a jitter allowance of " + ms(slack()) + ", and at most half of it";
+  return gap < floor - slack() && gap * 2 < floor;
 }
 
 TransferState* RuleEngine::State::find_pair(const Address& client, const Address& server) {

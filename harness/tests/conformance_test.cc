@@ -50,6 +50,14 @@ std::string describe_failures(const report::RunReport& r) {
   return out;
 }
 
+// TFTPSPEC_CONFORMANCE_REPORTS=DIR keeps each server's report: to update the expectations
+// from, and for CI to merge into one matrix.
+void keep_report(const report::RunReport& report, const std::string& name) {
+  if (const char* dir = std::getenv("TFTPSPEC_CONFORMANCE_REPORTS")) {
+    std::ofstream(std::string(dir) + "/" + name + ".json") << report::to_json(report).dump(2) << "\n";
+  }
+}
+
 TEST(Conformance, ReferenceServerPassesEveryScenarioOverRealUdp) {
   testing::TempDir root("tftpspec-ref-");
   ASSERT_TRUE(scenario::write_fixtures(root.path()));
@@ -65,6 +73,7 @@ TEST(Conformance, ReferenceServerPassesEveryScenarioOverRealUdp) {
   const auto report = run_against((*server)->listening().front());
   stop = true;
   thread.join();
+  keep_report(report, "reference");
   EXPECT_TRUE(report.target.alive);
   EXPECT_EQ(report.summary.fail + report.summary.warn + report.summary.error + report.summary.skip, 0)
       << describe_failures(report);
@@ -75,10 +84,7 @@ TEST(Conformance, ReferenceServerPassesEveryScenarioOverRealUdp) {
 // Compares a run with scenarios/expectations/<name>.json: scenarios not listed must pass;
 // each listed one must have the recorded verdict and a non-empty explanation.
 void expect_matches(const report::RunReport& report, const std::string& name) {
-  // TFTPSPEC_CONFORMANCE_REPORTS=DIR keeps each server's report, to update the expectations from.
-  if (const char* dir = std::getenv("TFTPSPEC_CONFORMANCE_REPORTS")) {
-    std::ofstream(std::string(dir) + "/" + name + ".json") << report::to_json(report).dump(2) << "\n";
-  }
+  keep_report(report, name);
   const std::string path = kScenarios + "/expectations/" + name + ".json";
   std::ifstream in(path);
   ASSERT_TRUE(in) << "missing " << path;
