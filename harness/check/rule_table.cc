@@ -11,7 +11,7 @@ using namespace rule;
 constexpr std::array kTable{
     kMalformedError,   kMalformedOack,      kDataTooLong,        kMalformedPacket,       kErrorCodeUndefined,
     kReplyFromListenPort, kStrayDisturbed,  kStrayAccepted,      kStrayNotAnswered,      kStrayNotSeen,
-    kLockstep,         kDataBeforeAck0,     kWindow,             kBlockSequence,         kSkipOnUnsentAck,       kDataAfterFinal,
+    kLockstep,         kDataBeforeAck0,     kWindow,             kBlockSequence,         kSkipOnUnsentAck,       kAckForUnsentData,      kDataAfterFinal,
     kOversize,         kMissingFinal,       kRetransmissionDiffers, kRetransmitIntervals, kRolloverTo0,
     kRolloverTo1,      kSorcerer,           kSorcererCount,      kOackUnrequested,       kOackWithoutOptions,    kOackEmpty,
     kOackBlksizeRange, kOackBlksizeAbove,   kOackTimeoutRange,   kOackTimeoutNotEchoed,  kOackWindowsizeRange,

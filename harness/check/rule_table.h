@@ -69,6 +69,9 @@ inline constexpr RuleSpec kBlockSequence{"tftp.rule.block_sequence", "T1350-BLK-
 // ... and an ACK of a block never sent acknowledges nothing (RFC 1350 §2: each DATA "must be
 // acknowledged ... before the next packet can be sent"): skipping to it leaves a hole.
 inline constexpr RuleSpec kSkipOnUnsentAck{"tftp.rule.skip_on_unsent_ack", "T1350-BLK-SEQ", "RFC 1350 §2, §5", Level::kMust, "skips ahead when the client acknowledges a block not yet sent", "rules_data.cc"};
+// The receiving side of a write: an ACK tells the client a block arrived, so an ACK for a
+// block the client never sent (ahead of its DATA, or past the final one) loses data.
+inline constexpr RuleSpec kAckForUnsentData{"tftp.rule.ack_for_unsent_data", "T1350-BLK-SEQ", "RFC 1350 §2, §5", Level::kMust, "acknowledges a block the client never sent", "rules_data.cc"};
 // RFC 1350 §6 (and RFC 2348): a DATA shorter than the block size ends the transfer.
 inline constexpr RuleSpec kDataAfterFinal{"tftp.rule.data_after_final", "T1350-END-SHORT", "RFC 1350 §6", Level::kMust, "sends DATA after the final short block", "rules_data.cc"};
 // RFC 1350 §5: "The data field is from zero to 512 bytes long"; RFC 2348 replaces 512 by blksize.

@@ -185,6 +185,19 @@ void RuleEngine::State::on_server_ack(TransferState& t, size_t index, const prot
     prune_oldest(t.server_acks, [](const SendRecord& r) { return r.first_index; });
   }
   if (t.client_final && a.block == *t.client_final) t.completed = true;
+  // ACK 0 grants the request; any other ACK claims a DATA of that number arrived. Judged on
+  // fresh ACKs once per transfer: one such bug is one finding. After the client's ERROR a
+  // new ACK is tftp.rule.ack_for_error's to judge (rules_errors.cc), not a second finding.
+  const bool ahead = t.client_data_highest ? proto::wire_ahead(*t.client_data_highest, a.block) : a.block != 0;
+  if (fresh && ahead && !t.unsent_ack_reported && !t.rrq && !t.client_error) {
+    t.unsent_ack_reported = true;
+    report(kAckForUnsentData, t,
+           "ACK " + std::to_string(a.block) + " at " + when(o.at) + " acknowledges a block the client never sent (" +
+               (t.client_data_highest ? "its last DATA was block " + std::to_string(*t.client_data_highest)
+                                      : std::string("it had sent no DATA yet")) +
+               ")",
+           {index});
+  }
 }
 
 // RFC 1350 §6: a full last DATA, ACKed, then silence while the client visibly waits.

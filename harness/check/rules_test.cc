@@ -166,6 +166,51 @@ TEST(RuleEngine, CleanWriteHasNoFindings) {
   EXPECT_CLEAN(r);
 }
 
+// The receiving side of a write: an ACK says a block arrived. One for a block the client has
+// not sent (ahead of its DATA, or after the final one) lets the client skip or end early.
+TEST(RuleAckForUnsentData, AnAckAheadOfTheClientsDataIsAFinding) {
+  Trace ahead;
+  ahead.ask(wrq("up.bin"));
+  ahead.reply(ack(0));
+  ahead.send(data(1, 512));
+  ahead.reply(ack(1));
+  ahead.send(data(2, 512));
+  ahead.reply(ack(3));  // block 3 was never sent
+  EXPECT_ONLY(ahead, "tftp.rule.ack_for_unsent_data");
+  const auto found = ahead.verdicts();
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_NE(found[0].message.find("ACK 3"), std::string::npos) << found[0].message;
+  EXPECT_NE(found[0].message.find("its last DATA was block 2"), std::string::npos) << found[0].message;
+
+  Trace first;  // a granted WRQ answered with ACK 1: no DATA has been sent at all
+  first.ask(wrq("up.bin"));
+  first.reply(ack(1));
+  EXPECT_ONLY(first, "tftp.rule.ack_for_unsent_data");
+
+  Trace after_final;
+  after_final.ask(wrq("up.bin"));
+  after_final.reply(ack(0));
+  after_final.send(data(1, 10));
+  after_final.reply(ack(1));
+  after_final.reply(ack(2));
+  EXPECT_ONLY(after_final, "tftp.rule.ack_for_unsent_data");
+}
+
+TEST(RuleAckForUnsentData, ReAckingReceivedBlocksIsNoFinding) {
+  Trace r;
+  r.ask(wrq("up.bin"));
+  r.reply(ack(0));
+  r.send(data(1, 512));
+  r.reply(ack(1));
+  r.send(data(1, 512));  // a duplicate: re-ACKed
+  r.reply(ack(1));
+  r.send(data(2, 3));
+  r.reply(ack(2));
+  r.send(data(2, 3));
+  r.reply(ack(2));  // dallying
+  EXPECT_CLEAN(r);
+}
+
 TEST(RuleEngine, CleanWriteWithOackHasNoFindings) {
   Trace r;
   r.ask(wrq("up.bin", {{"blksize", "1024"}, {"tsize", "3000"}}));

@@ -253,6 +253,7 @@ void RuleEngine::State::client_on_transfer(TransferState& t, size_t index, const
     rec.last_index = index;
     rec.last_at = o.at;
     if (d->payload.size() < t.blksize) t.client_final = d->block;
+    if (!t.client_data_highest || proto::wire_ahead(*t.client_data_highest, d->block)) t.client_data_highest = d->block;
     prune_oldest(t.client_data, [](const ClientRecord& r) { return r.first_index; });
   } else if (const auto* e = std::get_if<proto::ErrorPacket>(&*packet)) {
     // Only a well-formed ERROR surely ends the transfer; a malformed one may be ignored.

@@ -148,6 +148,8 @@ struct TransferState {
   // The server receiving DATA (WRQ), by wire block number.
   std::map<uint16_t, ClientRecord> client_data;
   std::optional<uint16_t> client_final;
+  std::optional<uint16_t> client_data_highest;  // the furthest DATA block the client sent (wire number)
+  bool unsent_ack_reported = false;
   std::map<uint16_t, SendRecord> server_acks;
 
   // Termination.
