@@ -21,14 +21,11 @@
 #include "report/json_report.h"
 #include "report/junit_report.h"
 #include "report/ladder.h"
+#include "scenario/catalogue_path.h"
 #include "scenario/fixtures.h"
 #include "scenario/loader.h"
 #include "scenario/reference_faults.h"
 #include "scenario/runner.h"
-
-#ifndef TFTPSPEC_SCENARIO_DIR
-#define TFTPSPEC_SCENARIO_DIR "scenarios"
-#endif
 
 namespace tftp::cli {
 
@@ -50,12 +47,6 @@ struct RunFlags {
   std::string scenarios;
   std::vector<std::string> reference_faults;
 };
-
-std::string default_scenario_dir() {
-  if (const char* env = std::getenv("TFTPSPEC_SCENARIOS")) return env;
-  if (std::filesystem::is_directory(TFTPSPEC_SCENARIO_DIR)) return TFTPSPEC_SCENARIO_DIR;
-  return "scenarios";
-}
 
 std::string shell_quote(const std::string& s) {
   if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,[]") == std::string::npos) return s;
@@ -186,7 +177,7 @@ std::string comma_list(const std::vector<std::string>& items) {
 
 // `run --list`: the selection in aligned columns (id, level, group, needs, tags, citation,
 // title), or as JSON with --json (to stdout: a list writes no report).
-void print_selection(const std::vector<const scenario::Scenario*>& selected, bool as_json) {
+void print_selection(const std::vector<const scenario::Scenario*>& selected, bool as_json, const std::string& dir) {
   if (as_json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto* s : selected) {
@@ -227,7 +218,7 @@ void print_selection(const std::vector<const scenario::Scenario*>& selected, boo
     }
     std::printf("%s\n", line.c_str());
   }
-  std::printf("%zu scenarios\n", selected.size());
+  std::printf("%zu scenarios from %s\n", selected.size(), dir.c_str());
 }
 
 // What a reader needs first: whether the verdicts can be trusted at all (a dead target, an
@@ -416,7 +407,15 @@ int run(const RunFlags& f, const std::string& command) {
       return kExitUsage;
     }
   }
-  const std::string dir = f.scenarios.empty() ? default_scenario_dir() : f.scenarios;
+  std::string dir = f.scenarios;
+  if (dir.empty()) {
+    auto found = scenario::find_own_catalogue();
+    if (!found) {
+      std::fprintf(stderr, "tftpspec run: %s\n", found.error().message.c_str());
+      return kExitUsage;
+    }
+    dir = found->string();
+  }
   auto catalogue = scenario::load_catalogue(dir);
   if (!catalogue) {
     std::fprintf(stderr, "tftpspec run: %s\n", catalogue.error().to_string().c_str());
@@ -442,7 +441,7 @@ int run(const RunFlags& f, const std::string& command) {
     return kExitUsage;
   }
   if (f.list) {
-    print_selection(selected, f.json.has_value());
+    print_selection(selected, f.json.has_value(), dir);
     return kExitOk;
   }
 
@@ -500,7 +499,7 @@ int run(const RunFlags& f, const std::string& command) {
   // Discovery may have been cut short too: any interrupt makes the report partial.
   report.interrupted = report.interrupted || g_interrupted.load();
   report.seed = options.seed;
-  report.tool_version = "0.1.0";
+  report.tool_version = TFTPSPEC_VERSION;
   report.command = command;
   report.catalogue_version = catalogue_digest(dir, catalogue->size());
   report.selection = f.include;
@@ -596,7 +595,9 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
   cmd->add_option("--reference-fault", flags->reference_faults,
                   "Make the embedded reference server break one rule on purpose (repeatable; 'list' lists them) "
                   "to see which scenarios catch it");
-  cmd->add_option("--scenarios", flags->scenarios, "Scenario directory (default: $TFTPSPEC_SCENARIOS or the source tree's)");
+  cmd->add_option("--scenarios", flags->scenarios,
+                  "Scenario directory (default: $TFTPSPEC_SCENARIOS, else share/tftpspec/scenarios beside the installed "
+                  "binary, else the source tree's for a binary in its build tree)");
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + shell_quote(argv[i]);
   cmd->callback([flags, &action, command] { action = [flags, command] { return run(*flags, command); }; });
