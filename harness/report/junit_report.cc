@@ -81,10 +81,13 @@ std::string join(const std::vector<std::string>& items, const char* separator) {
   return out;
 }
 
+// A non-pass in one line: the requirement that decided it, and why.
+std::string headline(const ScenarioResult& r) { return (r.decided_by.empty() ? "" : "[" + r.decided_by + "] ") + r.reason; }
+
 // What a reader needs to judge a non-pass without the JSON: the requirement, expected vs
 // observed, and the datagrams as the ladder `run -v` draws.
 std::string scenario_details(const ScenarioResult& r) {
-  std::string out = (r.decided_by.empty() ? "" : "[" + r.decided_by + "] ") + r.reason + "\n";
+  std::string out = headline(r) + "\n";
   out += line("title", r.title);
   out += line("requirements", join(r.requirements, ", "));
   out += line("level", r.level);
@@ -112,9 +115,10 @@ std::string finding_details(const RunFinding& f) {
   return out;
 }
 
-// One testcase: the verdict decides its child element; `details` is its text.
+// One testcase: the verdict decides its child element; `details` is its text. A failure's
+// type is MUST: a fail is a MUST broken, whatever the level of the scenario that saw it.
 void testcase(std::string& out, const std::string& classname, const std::string& name, double duration_ms,
-              Verdict verdict, const std::string& message, const std::string& level, const std::string& details) {
+              Verdict verdict, const std::string& message, const std::string& details) {
   out += "    <testcase classname=\"" + xml_escape(classname, true) + "\" name=\"" + xml_escape(name, true) +
          "\" time=\"" + seconds(duration_ms) + "\"";
   const std::string m = xml_escape(message, true);
@@ -123,8 +127,7 @@ void testcase(std::string& out, const std::string& classname, const std::string&
       out += "/>\n";
       return;
     case Verdict::kFail:
-      out += ">\n      <failure message=\"" + m + "\" type=\"" + xml_escape(level.empty() ? "MUST" : level, true) + "\">" +
-             xml_escape(details) + "</failure>\n";
+      out += ">\n      <failure message=\"" + m + "\" type=\"MUST\">" + xml_escape(details) + "</failure>\n";
       break;
     case Verdict::kError:
       out += ">\n      <error message=\"" + m + "\" type=\"harness\">" + xml_escape(details) + "</error>\n";
@@ -222,10 +225,7 @@ std::string render_junit(const RunReport& run) {
     for (const auto* r : results) c.add(r->verdict, r->duration_ms);
     const std::string name = "tftpspec." + group;
     open_suite(suites, name, c, run);
-    for (const auto* r : results) {
-      const std::string message = (r->decided_by.empty() ? "" : "[" + r->decided_by + "] ") + r->reason;
-      testcase(suites, name, r->id, r->duration_ms, r->verdict, message, r->level, scenario_details(*r));
-    }
+    for (const auto* r : results) testcase(suites, name, r->id, r->duration_ms, r->verdict, headline(*r), scenario_details(*r));
     suites += "  </testsuite>\n";
     total.merge(c);
   }
@@ -237,7 +237,7 @@ std::string render_junit(const RunReport& run) {
     for (const auto& f : run.findings) {
       const auto& x = f.finding;
       const std::string message = "[" + x.requirement + "] " + x.message;
-      testcase(suites, name, x.key(), 0, f.verdict, message, x.level, finding_details(f));
+      testcase(suites, name, x.key(), 0, f.verdict, message, finding_details(f));
     }
     suites += "  </testsuite>\n";
     total.merge(c);
