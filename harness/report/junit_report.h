@@ -1,14 +1,10 @@
-// The JUnit XML view of a run, for CI dashboards (GitLab, Jenkins, GitHub test reporters).
-// It validates against reports/tftpspec-junit.xsd: the subset of the Jenkins
-// xunit plugin's junit-10.xsd (the Surefire format) that tftpspec writes.
-//
-// Mapping: one <testsuite> per group (the scenario id up to its first dot: rfc1350,
-// rfc2347, security, sanity...), one <testcase classname="tftpspec.GROUP" name="ID"> per
-// scenario. fail -> <failure>, error -> <error>, skip -> <skipped>. JUnit has no word for
-// warn or note: they pass (a SHOULD broken exits 0, so must not turn a dashboard red) and
-// stay visible as a <system-out> starting "WARN:" or "NOTE:" and as counts in the suite's
-// properties. Run-wide findings form a last suite "tftpspec.findings" where a MUST finding
-// is a <failure>, since it makes the run exit 1 and CI must show why.
+// The JUnit XML view of a run, for CI dashboards (GitLab, Jenkins, GitHub test reporters):
+// a suite per group of scenarios, a testcase per scenario, run-wide findings as a last
+// suite; README "JUnit" describes the mapping of verdicts. It validates against
+// reports/tftpspec-junit.xsd, a subset of the Jenkins xunit plugin's junit-10.xsd.
+// warn and note pass in JUnit terms (with WARN:/NOTE: in system-out) because a SHOULD
+// broken exits 0 and must not turn a dashboard red; a MUST among the run-wide findings is a
+// failure because it makes the run exit 1.
 #pragma once
 
 #include <string>
