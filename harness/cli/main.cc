@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
       "  tftpspec selfcheck                                            transfer files through the\n"
       "                                                                reference server and client\n",
       "tftpspec"};
-  app.set_version_flag("--version", "tftpspec 0.1.0");
+  app.set_version_flag("--version", "tftpspec " TFTPSPEC_VERSION);
   app.require_subcommand(1);
   app.fallthrough(false);
 

@@ -1,6 +1,7 @@
 // tftpspec run / fixtures: the conformance catalogue against a target.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
@@ -18,14 +19,13 @@
 #include "client/client.h"
 #include "common/hash.h"
 #include "report/json_report.h"
+#include "report/junit_report.h"
+#include "report/ladder.h"
+#include "scenario/catalogue_path.h"
 #include "scenario/fixtures.h"
 #include "scenario/loader.h"
 #include "scenario/reference_faults.h"
 #include "scenario/runner.h"
-
-#ifndef TFTPSPEC_SCENARIO_DIR
-#define TFTPSPEC_SCENARIO_DIR "scenarios"
-#endif
 
 namespace tftp::cli {
 
@@ -39,6 +39,7 @@ struct RunFlags {
   std::vector<std::string> exclude;
   int jobs = 0;
   std::optional<std::string> json;
+  std::optional<std::string> junit;
   uint64_t seed = 0;
   bool list = false;
   bool slow = false;
@@ -46,12 +47,6 @@ struct RunFlags {
   std::string scenarios;
   std::vector<std::string> reference_faults;
 };
-
-std::string default_scenario_dir() {
-  if (const char* env = std::getenv("TFTPSPEC_SCENARIOS")) return env;
-  if (std::filesystem::is_directory(TFTPSPEC_SCENARIO_DIR)) return TFTPSPEC_SCENARIO_DIR;
-  return "scenarios";
-}
 
 std::string shell_quote(const std::string& s) {
   if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,[]") == std::string::npos) return s;
@@ -91,29 +86,6 @@ const char* verdict_colour(report::Verdict v) {
   return "";
 }
 
-// -v: the evidence as a ladder, harness on the left, target on the right, one arrow per
-// datagram in time order, with the ports, so a TID change is visible at a glance.
-void print_ladder(std::FILE* out, const report::ScenarioResult& r) {
-  constexpr size_t kWidth = 56;
-  std::fprintf(out, "        %9s  %-21s  %*s  %s\n", "t (ms)", "harness", static_cast<int>(kWidth), "", "target");
-  bool elision_shown = false;
-  for (size_t i = 0; i < r.evidence.size(); ++i) {
-    const auto& e = r.evidence[i];
-    if (!elision_shown && r.evidence_elided > 0 && i > 0 && e.index > r.evidence[i - 1].index + 1) {
-      std::fprintf(out, "        %9s  ... %zu datagrams not kept ...\n", "", r.evidence_elided);
-      elision_shown = true;
-    }
-    std::string label = e.packet.size() > kWidth - 8 ? e.packet.substr(0, kWidth - 11) + "..." : e.packet;
-    const bool sent = e.direction == "sent";
-    const size_t dashes = kWidth - label.size() - 4;
-    const std::string line = sent ? "-- " + label + " " + std::string(dashes, '-') + ">"
-                                  : "<" + std::string(dashes, '-') + " " + label + " --";
-    const std::string& ours = sent ? e.from : e.to;
-    const std::string& theirs = sent ? e.to : e.from;
-    std::fprintf(out, "        %9.3f  %-21s |%s| %s\n", e.t_ms, ours.c_str(), line.c_str(), theirs.c_str());
-  }
-}
-
 void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose, bool colour) {
   const std::string word(report::verdict_name(r.verdict));
   if (colour) {
@@ -127,7 +99,7 @@ void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose,
   if (!r.expected.empty()) std::fprintf(out, "        expected: %s\n", r.expected.c_str());
   if (!r.observed.empty()) std::fprintf(out, "        observed: %s\n", r.observed.c_str());
   if (!verbose) return;
-  print_ladder(out, r);
+  std::fputs(report::render_ladder(r.evidence, r.evidence_elided, "        ").c_str(), out);
   std::fflush(out);
 }
 
@@ -205,7 +177,7 @@ std::string comma_list(const std::vector<std::string>& items) {
 
 // `run --list`: the selection in aligned columns (id, level, group, needs, tags, citation,
 // title), or as JSON with --json (to stdout: a list writes no report).
-void print_selection(const std::vector<const scenario::Scenario*>& selected, bool as_json) {
+void print_selection(const std::vector<const scenario::Scenario*>& selected, bool as_json, const std::string& dir) {
   if (as_json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto* s : selected) {
@@ -246,7 +218,7 @@ void print_selection(const std::vector<const scenario::Scenario*>& selected, boo
     }
     std::printf("%s\n", line.c_str());
   }
-  std::printf("%zu scenarios\n", selected.size());
+  std::printf("%zu scenarios from %s\n", selected.size(), dir.c_str());
 }
 
 // What a reader needs first: whether the verdicts can be trusted at all (a dead target, an
@@ -295,6 +267,20 @@ std::string check_output_path(const std::string& path) {
   ::close(fd);
   ::unlink(probe.c_str());
   return {};
+}
+
+// The report files asked for, as (flag, path): each is checked before the run and written
+// after it, interrupted or not.
+std::vector<std::pair<std::string, std::string>> report_outputs(const RunFlags& f) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (f.list) return out;  // a list writes no report (--list --json prints the selection)
+  if (f.json) out.emplace_back("--json", *f.json);
+  if (f.junit) out.emplace_back("--junit", *f.junit);
+  return out;
+}
+
+std::string render_report(const std::string& flag, const report::RunReport& report) {
+  return flag == "--junit" ? report::render_junit(report) : report::to_json(report).dump(2) + "\n";
 }
 
 // Runs the catalogue on a thread of its own, so that an interrupt ends the run within
@@ -402,20 +388,34 @@ bool upload_fixtures(const Address& target) {
 }
 
 int run(const RunFlags& f, const std::string& command) {
-  // With --json -, stdout carries the report alone: everything for people goes to stderr.
-  const bool json_to_stdout = f.json && *f.json == "-";
-  std::FILE* human = json_to_stdout ? stderr : stdout;
-  if (f.json && !f.list) {  // --list writes no report
-    if (f.json->empty()) {
-      std::fprintf(stderr, "tftpspec run: --json needs FILE, or - for stdout (only --list --json takes none); nothing was run\n");
+  const auto outputs = report_outputs(f);
+  // With a report to stdout ("-"), stdout carries it alone: everything for people goes to stderr.
+  const auto to_stdout = std::count_if(outputs.begin(), outputs.end(), [](const auto& o) { return o.second == "-"; });
+  std::FILE* human = to_stdout > 0 ? stderr : stdout;
+  if (to_stdout > 1) {
+    std::fprintf(stderr, "tftpspec run: only one report can go to stdout ('-'); nothing was run\n");
+    return kExitUsage;
+  }
+  for (const auto& [flag, path] : outputs) {
+    if (path.empty()) {
+      std::fprintf(stderr, "tftpspec run: %s needs FILE, or - for stdout (only --list --json takes none); nothing was run\n",
+                   flag.c_str());
       return kExitUsage;
     }
-    if (auto why = check_output_path(*f.json); !why.empty()) {
-      std::fprintf(stderr, "tftpspec run: --json %s: %s; nothing was run\n", f.json->c_str(), why.c_str());
+    if (auto why = check_output_path(path); !why.empty()) {
+      std::fprintf(stderr, "tftpspec run: %s %s: %s; nothing was run\n", flag.c_str(), path.c_str(), why.c_str());
       return kExitUsage;
     }
   }
-  const std::string dir = f.scenarios.empty() ? default_scenario_dir() : f.scenarios;
+  std::string dir = f.scenarios;
+  if (dir.empty()) {
+    auto found = scenario::find_own_catalogue();
+    if (!found) {
+      std::fprintf(stderr, "tftpspec run: %s\n", found.error().message.c_str());
+      return kExitUsage;
+    }
+    dir = found->string();
+  }
   auto catalogue = scenario::load_catalogue(dir);
   if (!catalogue) {
     std::fprintf(stderr, "tftpspec run: %s\n", catalogue.error().to_string().c_str());
@@ -441,7 +441,7 @@ int run(const RunFlags& f, const std::string& command) {
     return kExitUsage;
   }
   if (f.list) {
-    print_selection(selected, f.json.has_value());
+    print_selection(selected, f.json.has_value(), dir);
     return kExitOk;
   }
 
@@ -499,7 +499,7 @@ int run(const RunFlags& f, const std::string& command) {
   // Discovery may have been cut short too: any interrupt makes the report partial.
   report.interrupted = report.interrupted || g_interrupted.load();
   report.seed = options.seed;
-  report.tool_version = "0.1.0";
+  report.tool_version = TFTPSPEC_VERSION;
   report.command = command;
   report.catalogue_version = catalogue_digest(dir, catalogue->size());
   report.selection = f.include;
@@ -516,15 +516,15 @@ int run(const RunFlags& f, const std::string& command) {
   } else if (s.error > 0 || !report.target.alive) {
     code = kExitUsage;
   }
-  if (f.json) {
-    const std::string text = report::to_json(report).dump(2) + "\n";
-    if (json_to_stdout) {
+  for (const auto& [flag, path] : outputs) {
+    const std::string text = render_report(flag, report);
+    if (path == "-") {
       std::fwrite(text.data(), 1, text.size(), stdout);
-    } else if (auto written = report::write_file_atomic(*f.json, text); !written) {
+    } else if (auto written = report::write_file_atomic(path, text); !written) {
       std::fprintf(stderr, "tftpspec run: %s\n", written.error().message.c_str());
       code = kExitUsage;
     } else {
-      std::fprintf(human, "report: %s\n", f.json->c_str());
+      std::fprintf(human, "%sreport: %s\n", flag == "--junit" ? "junit " : "", path.c_str());
     }
   }
   std::fprintf(human, "summary: %d pass, %d note, %d fail, %d warn, %d skip, %d error; run-wide findings: %d fail, %d warn, %d note; in %.2f s\n",
@@ -566,7 +566,7 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
       "about a second and the partial report (interrupted: true) is written; a second signal exits at once.\n"
       "Examples:\n"
       "  tftpspec run                                        the embedded reference server, virtual time\n"
-      "  tftpspec run --target 127.0.0.1:6969 --root /srv/tftp --json report.json\n"
+      "  tftpspec run --target 127.0.0.1:6969 --root /srv/tftp --json report.json --junit junit.xml\n"
       "  tftpspec run --target [::1]:69 --scenario 'rfc2348.*' --jobs 4\n");
   cmd->add_option("--target", flags->target, "HOST[:PORT] of the server under test (port 69 by default)");
   cmd->add_option("--root", flags->root, "Write the fixtures into the target's root DIR first");
@@ -583,6 +583,11 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
                   "directory is checked before the run (schema: reports/tftpspec-report.schema.json). "
                   "With --list, print the selection as JSON (no FILE needed)")
       ->expected(0, 1);
+  cmd->add_option("--junit", flags->junit,
+                  "Write a JUnit XML report to FILE ('-' for stdout) for CI dashboards: a suite per group (rfc1350, ..., "
+                  "security, sanity), a testcase per scenario; fail is a failure, error an error, skip skipped; warn and "
+                  "note pass with 'WARN:'/'NOTE:' in system-out; run-wide findings are a last suite where a MUST is a "
+                  "failure (schema: reports/tftpspec-junit.xsd). Checked before the run like --json");
   cmd->add_option("--seed", flags->seed, "Seed for unique names and the virtual network (default: from the clock; in the report)");
   cmd->add_flag("--list", flags->list, "List the selected scenarios and exit");
   cmd->add_flag("--slow", flags->slow, "Include the slow group (scenarios that wait for the target to give up)");
@@ -590,7 +595,9 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
   cmd->add_option("--reference-fault", flags->reference_faults,
                   "Make the embedded reference server break one rule on purpose (repeatable; 'list' lists them) "
                   "to see which scenarios catch it");
-  cmd->add_option("--scenarios", flags->scenarios, "Scenario directory (default: $TFTPSPEC_SCENARIOS or the source tree's)");
+  cmd->add_option("--scenarios", flags->scenarios,
+                  "Scenario directory (default: $TFTPSPEC_SCENARIOS, else share/tftpspec/scenarios beside the installed "
+                  "binary, else the source tree's for a binary in its build tree)");
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + shell_quote(argv[i]);
   cmd->callback([flags, &action, command] { action = [flags, command] { return run(*flags, command); }; });

@@ -220,7 +220,8 @@ void expect_interrupt_ends_run(int sig, int expected_code) {
   SilentTarget target;
   TempDir dir;
   const auto json = dir.path() / "r.json";
-  Tftpspec run({"run", "--target", target.address(), "--json", json.string()}, dir);
+  const auto junit = dir.path() / "r.xml";
+  Tftpspec run({"run", "--target", target.address(), "--json", json.string(), "--junit", junit.string()}, dir);
   ASSERT_TRUE(run.wait_for_output("scenarios against", 30s)) << run.err() << run.out();
   const Instant signalled = real_now();
   run.signal(sig);
@@ -232,6 +233,8 @@ void expect_interrupt_ends_run(int sig, int expected_code) {
   ASSERT_TRUE(std::filesystem::exists(json)) << run.out() << run.err();
   auto report = nlohmann::json::parse(read_file(json));
   EXPECT_TRUE(report["interrupted"].get<bool>());
+  EXPECT_NE(read_file(junit).find("<property name=\"tftpspec.interrupted\" value=\"true\"/>"), std::string::npos)
+      << read_file(junit);
 }
 
 TEST(CliRun, SigintEndsTheRunWithAPartialReportAndStatus130) { expect_interrupt_ends_run(SIGINT, 130); }

@@ -1,0 +1,43 @@
+#include "report/ladder.h"
+
+#include <cstdio>
+
+namespace tftp::report {
+
+namespace {
+template <typename... Args>
+void append(std::string& out, const char* format, Args... args) {
+  char line[512];
+  std::snprintf(line, sizeof line, format, args...);
+  out += line;
+}
+}  // namespace
+
+std::string render_ladder(const std::vector<EvidenceLine>& evidence, size_t elided, const std::string& indent) {
+  constexpr size_t kWidth = 56;
+  std::string out;
+  append(out, "%s%9s  %-21s  %*s  %s\n", indent.c_str(), "t (ms)", "harness", static_cast<int>(kWidth), "", "target");
+  bool elision_shown = false;
+  for (size_t i = 0; i < evidence.size(); ++i) {
+    const auto& e = evidence[i];
+    if (!elision_shown && elided > 0 && i > 0 && e.index > evidence[i - 1].index + 1) {
+      append(out, "%s%9s  ... %zu datagrams not kept ...\n", indent.c_str(), "", elided);
+      elision_shown = true;
+    }
+    const std::string label = e.packet.size() > kWidth - 8 ? e.packet.substr(0, kWidth - 11) + "..." : e.packet;
+    const bool sent = e.direction == "sent";
+    const size_t dashes = kWidth - label.size() - 4;
+    const std::string arrow = sent ? "-- " + label + " " + std::string(dashes, '-') + ">"
+                                   : "<" + std::string(dashes, '-') + " " + label + " --";
+    const std::string& ours = sent ? e.from : e.to;
+    const std::string& theirs = sent ? e.to : e.from;
+    // Built by concatenation: the addresses and the label are not bounded by the buffer above.
+    char prefix[64];
+    std::snprintf(prefix, sizeof prefix, "%9.3f  ", e.t_ms);
+    std::string pad = ours.size() < 21 ? std::string(21 - ours.size(), ' ') : "";
+    out += indent + prefix + ours + pad + " |" + arrow + "| " + theirs + "\n";
+  }
+  return out;
+}
+
+}  // namespace tftp::report
