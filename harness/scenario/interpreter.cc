@@ -5,6 +5,7 @@
 
 #include "common/hash.h"
 #include "proto/block_number.h"
+#include "proto/netascii.h"
 #include "scenario/fixtures.h"
 
 namespace tftp::scenario {
@@ -550,7 +551,33 @@ class Interpreter {
       judge(mismatch_verdict(step), "the uploaded file reads back as " + std::to_string(back->bytes.size()) +
                                         " bytes that differ from the " + std::to_string(fixture->size()) +
                                         " sent, twice, one retransmission timeout apart");
+    } else if (mode == proto::Mode::kNetascii) {
+      judge_stored_text(step, *fixture, back->bytes);
     }
+  }
+
+  // RFC 1350 §1: netascii is a transfer format; the receiver stores the text in its own
+  // local form. Read back as octets, the stored file is the text with LF line ends (a Unix
+  // host), or with CR LF ones (a host whose local form that is: noted); keeping the wire
+  // bytes as they came (CR NUL for a bare CR) or anything else did not decode the text.
+  void judge_stored_text(const Step& step, const std::vector<uint8_t>& text, const std::vector<uint8_t>& stored) {
+    if (stored == text) return;
+    std::vector<uint8_t> crlf;
+    for (uint8_t c : text) {
+      if (c == '\n') crlf.push_back('\r');
+      crlf.push_back(c);
+    }
+    if (stored == crlf) {
+      judge(Verdict::kNote, "the server stores netascii text with CR LF line ends (its local form, RFC 1350 §1)");
+      return;
+    }
+    const auto wire = proto::netascii_encode(text);
+    judge(mismatch_verdict(step),
+          stored == wire ? "the server stored the netascii bytes as they came (CR LF, CR NUL) instead of converting "
+                           "them to its local text form (RFC 1350 §1)"
+                         : "the uploaded text reads back as " + std::to_string(stored.size()) +
+                               " bytes that are neither the " + std::to_string(text.size()) +
+                               " bytes of the text nor its CR LF form: the netascii decoding lost or changed bytes");
   }
 
   // --- the rule engine's findings and the evidence ----------------------------------------

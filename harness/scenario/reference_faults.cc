@@ -73,6 +73,8 @@ const std::vector<ReferenceFault>& reference_faults() {
        [](C& c) { c.faults.overwrite_existing = true; }},
       {"serve_directories", "RFC 1350 §1: a directory name is served as an empty file",
        [](C& c) { c.faults.serve_directories = true; }},
+      {"drop_empty_uploads", "RFC 1350 §6: an empty upload is acknowledged but no file is created",
+       [](C& c) { c.faults.drop_empty_uploads = true; }},
       {"truncate_uploads", "RFC 1350 §6: the last DATA of an upload is ACKed but not stored",
        [](C& c) { c.faults.truncate_uploads = true; }},
   };

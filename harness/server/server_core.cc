@@ -35,6 +35,26 @@ class TruncatingSink : public engine::ByteSink {
   std::vector<uint8_t> pending_;
 };
 
+// Fault: acknowledges an empty upload but never creates the file.
+class EmptyUploadDroppingSink : public engine::ByteSink {
+ public:
+  explicit EmptyUploadDroppingSink(std::unique_ptr<engine::ByteSink> inner) : inner_(std::move(inner)) {}
+  Result<void> write(std::span<const uint8_t> bytes) override {
+    written_ += bytes.size();
+    return inner_->write(bytes);
+  }
+  Result<void> commit() override {
+    if (written_ > 0) return inner_->commit();
+    inner_->abort();
+    return {};
+  }
+  void abort() override { inner_->abort(); }
+
+ private:
+  std::unique_ptr<engine::ByteSink> inner_;
+  uint64_t written_ = 0;
+};
+
 }  // namespace
 
 using proto::ErrorCode;
@@ -158,6 +178,7 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
     if (!sink) return refuse(now, from, error_code(sink.error().code), sink.error().message, summary, bytes);
     std::unique_ptr<engine::ByteSink> snk = std::move(*sink);
     if (config_.faults.truncate_uploads) snk = std::make_unique<TruncatingSink>(std::move(snk));
+    if (config_.faults.drop_empty_uploads) snk = std::make_unique<EmptyUploadDroppingSink>(std::move(snk));
     if (convert_netascii) snk = std::make_unique<engine::NetasciiDecodingSink>(std::move(snk));
     session.transfer = engine::Transfer::server_write(config_.transfer, from, *negotiated, std::move(snk), now);
   }

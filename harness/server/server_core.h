@@ -38,6 +38,7 @@ struct ServerFaults {
   bool echo_any_option = false;            // RFC 2347: unknown options and invalid values echoed
   bool overwrite_existing = false;         // RFC 1350 §5: a WRQ replaces an existing file (store policy)
   bool truncate_uploads = false;           // RFC 1350 §6: the last DATA of an upload is not stored
+  bool drop_empty_uploads = false;         // RFC 1350 §6: an empty upload is acknowledged but never stored
   bool serve_directories = false;          // RFC 1350 §1: "." or "dir/" is read as an empty file
   bool serve_long_names = false;           // RFC 1350 §5: a name over 255 bytes is cut to nothing and served (as atftpd)
   bool oack_window_zero = false;           // RFC 7440 §3: windowsize granted as 0, outside 1..65535
