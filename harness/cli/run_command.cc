@@ -103,7 +103,9 @@ void print_ladder(std::FILE* out, const report::ScenarioResult& r) {
       std::fprintf(out, "        %9s  ... %zu datagrams not kept ...\n", "", r.evidence_elided);
       elision_shown = true;
     }
-    std::string label = e.packet.size() > kWidth - 8 ? e.packet.substr(0, kWidth - 11) + "..." : e.packet;
+    // The mark first, where a long description cannot cut it off.
+    const std::string text = e.mark.empty() ? e.packet : "[" + e.mark + "] " + e.packet;
+    std::string label = text.size() > kWidth - 8 ? text.substr(0, kWidth - 11) + "..." : text;
     const bool sent = e.direction == "sent";
     const size_t dashes = kWidth - label.size() - 4;
     const std::string line = sent ? "-- " + label + " " + std::string(dashes, '-') + ">"
