@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "client/client.h"
 #include "common/hash.h"
+#include "report/html_report.h"
 #include "report/json_report.h"
 #include "scenario/fixtures.h"
 #include "scenario/loader.h"
@@ -39,6 +40,7 @@ struct RunFlags {
   std::vector<std::string> exclude;
   int jobs = 0;
   std::optional<std::string> json;
+  std::optional<std::string> html;
   uint64_t seed = 0;
   bool list = false;
   bool slow = false;
@@ -417,6 +419,16 @@ int run(const RunFlags& f, const std::string& command) {
       return kExitUsage;
     }
   }
+  if (f.html && !f.list) {
+    if (*f.html == "-") {
+      std::fprintf(stderr, "tftpspec run: --html needs a FILE (not -); nothing was run\n");
+      return kExitUsage;
+    }
+    if (auto why = check_output_path(*f.html); !why.empty()) {
+      std::fprintf(stderr, "tftpspec run: --html %s: %s; nothing was run\n", f.html->c_str(), why.c_str());
+      return kExitUsage;
+    }
+  }
   const std::string dir = f.scenarios.empty() ? default_scenario_dir() : f.scenarios;
   auto catalogue = scenario::load_catalogue(dir);
   if (!catalogue) {
@@ -529,6 +541,14 @@ int run(const RunFlags& f, const std::string& command) {
       std::fprintf(human, "report: %s\n", f.json->c_str());
     }
   }
+  if (f.html) {
+    if (auto written = report::write_file_atomic(*f.html, report::render_html(report)); !written) {
+      std::fprintf(stderr, "tftpspec run: %s\n", written.error().message.c_str());
+      code = kExitUsage;
+    } else {
+      std::fprintf(human, "html report: %s\n", f.html->c_str());
+    }
+  }
   std::fprintf(human, "summary: %d pass, %d note, %d fail, %d warn, %d skip, %d error; run-wide findings: %d fail, %d warn, %d note; in %.2f s\n",
                s.pass, s.note, s.fail, s.warn, s.skip, s.error, s.findings_fail, s.findings_warn, s.findings_note,
                report.duration_ms / 1000);
@@ -568,7 +588,7 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
       "about a second and the partial report (interrupted: true) is written; a second signal exits at once.\n"
       "Examples:\n"
       "  tftpspec run                                        the embedded reference server, virtual time\n"
-      "  tftpspec run --target 127.0.0.1:6969 --root /srv/tftp --json report.json\n"
+      "  tftpspec run --target 127.0.0.1:6969 --root /srv/tftp --json report.json --html report.html\n"
       "  tftpspec run --target [::1]:69 --scenario 'rfc2348.*' --jobs 4\n");
   cmd->add_option("--target", flags->target, "HOST[:PORT] of the server under test (port 69 by default)");
   cmd->add_option("--root", flags->root, "Write the fixtures into the target's root DIR first");
@@ -585,6 +605,10 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
                   "directory is checked before the run (schema: reports/tftpspec-report.schema.json). "
                   "With --list, print the selection as JSON (no FILE needed)")
       ->expected(0, 1);
+  cmd->add_option("--html", flags->html,
+                  "Write the report as one self-contained HTML page to FILE (summary by RFC and level, "
+                  "findings, each non-pass's datagrams as a ladder; verdict filters; no JavaScript needed), "
+                  "checked before the run and written, partial, on an interrupt like --json");
   cmd->add_option("--seed", flags->seed, "Seed for unique names and the virtual network (default: from the clock; in the report)");
   cmd->add_flag("--list", flags->list, "List the selected scenarios and exit");
   cmd->add_flag("--slow", flags->slow, "Include the slow group (scenarios that wait for the target to give up)");

@@ -220,7 +220,8 @@ void expect_interrupt_ends_run(int sig, int expected_code) {
   SilentTarget target;
   TempDir dir;
   const auto json = dir.path() / "r.json";
-  Tftpspec run({"run", "--target", target.address(), "--json", json.string()}, dir);
+  const auto html = dir.path() / "r.html";
+  Tftpspec run({"run", "--target", target.address(), "--json", json.string(), "--html", html.string()}, dir);
   ASSERT_TRUE(run.wait_for_output("scenarios against", 30s)) << run.err() << run.out();
   const Instant signalled = real_now();
   run.signal(sig);
@@ -232,6 +233,8 @@ void expect_interrupt_ends_run(int sig, int expected_code) {
   ASSERT_TRUE(std::filesystem::exists(json)) << run.out() << run.err();
   auto report = nlohmann::json::parse(read_file(json));
   EXPECT_TRUE(report["interrupted"].get<bool>());
+  ASSERT_TRUE(std::filesystem::exists(html)) << "the page is written like the JSON";
+  EXPECT_NE(read_file(html).find("Interrupted: the report holds what finished."), std::string::npos);
 }
 
 TEST(CliRun, SigintEndsTheRunWithAPartialReportAndStatus130) { expect_interrupt_ends_run(SIGINT, 130); }
