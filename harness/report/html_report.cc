@@ -81,11 +81,23 @@ std::string group_of(const std::string& id) { return id.substr(0, id.find_first_
 // so markup that escaped escaping still could not run any.
 std::string script_nonce() {
   std::random_device rd;
-  std::string out;
-  for (int i = 0; i < 4; ++i) out += hex_bytes(std::vector<uint8_t>{static_cast<uint8_t>(rd()), static_cast<uint8_t>(rd()),
-                                                                     static_cast<uint8_t>(rd()), static_cast<uint8_t>(rd())});
-  out.erase(std::remove(out.begin(), out.end(), ' '), out.end());
-  return out;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+  return buf;
+}
+
+// The checkboxes (see filters()) are <main>'s siblings, before it, so
+// `#show-fail:not(:checked)~main .v-fail` hides without JS; their labels, in the bar,
+// toggle them and show their state (a crossed-out verdict is hidden).
+std::string filter_css() {
+  std::string css;
+  for (Verdict v : kAllVerdicts) {
+    const std::string n = name_of(v);
+    css += "#show-" + n + ":not(:checked)~main .v-" + n + "{display:none}\n";
+    css += "#show-" + n + ":not(:checked)~.filters label[for=show-" + n + "]{opacity:.4;text-decoration:line-through}\n";
+    css += "#show-" + n + ":focus-visible~.filters label[for=show-" + n + "]{outline:2px solid #0969da}\n";
+  }
+  return css;
 }
 
 void page_start(std::string& out, const std::string& title, const std::string& nonce) {
@@ -95,6 +107,7 @@ void page_start(std::string& out, const std::string& title, const std::string& n
   out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" + html_escape(title) + "</title>\n";
   out += "<style>";
   out += kStyle;
+  out += filter_css();
   out += "</style></head>\n<body>\n";
 }
 
@@ -104,23 +117,17 @@ void page_end(std::string& out, const std::string& nonce) {
   out += "</script>\n</body></html>\n";
 }
 
-// The checkboxes are <main>'s siblings, before it, so `#show-fail:not(:checked)~main .v-fail`
-// hides without JS; they are visually hidden and their labels, in the bar, toggle them and
-// show their state (a crossed-out verdict is hidden).
+// The verdict checkboxes (visually hidden; styled by filter_css()) and the bar of their labels.
 void filters(std::string& out, const std::string& what) {
-  std::string boxes, labels, css;
+  std::string labels;
   for (Verdict v : kAllVerdicts) {
     const std::string n = name_of(v);
-    boxes += "<input type=\"checkbox\" class=\"flt\" id=\"show-" + n + "\" data-v=\"" + n + "\" checked>\n";
+    out += "<input type=\"checkbox\" class=\"flt\" id=\"show-" + n + "\" data-v=\"" + n + "\" checked>\n";
     labels += "<label for=\"show-" + n + "\">" + badge(v) + "</label>";
-    css += "#show-" + n + ":not(:checked)~main .v-" + n + "{display:none}";
-    css += "#show-" + n + ":not(:checked)~.filters label[for=show-" + n + "]{opacity:.4;text-decoration:line-through}";
-    css += "#show-" + n + ":focus-visible~.filters label[for=show-" + n + "]{outline:2px solid #0969da}";
   }
-  out += "<style>" + css + "</style>\n" + boxes;
   out += "<div class=\"filters\">Show " + what + " (click to hide or show): " + labels;
-  out += " <a href=\"#only=fail,error,warn\">only fail, error, warn</a> <a href=\"#only=pass,note,warn,fail,skip,error\">all</a>";
-  out += "</div>\n";
+  out += " &nbsp; with JavaScript: <a href=\"#only=fail,error,warn\">only fail, error, warn</a>"
+         " <a href=\"#only=pass,note,warn,fail,skip,error\">all</a></div>\n";
 }
 
 void meta_row(std::string& out, std::string_view name, const std::string& value_html) {
