@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "client/client.h"
 #include "common/hash.h"
+#include "report/html_report.h"
 #include "report/json_report.h"
 #include "report/junit_report.h"
 #include "report/ladder.h"
@@ -40,6 +41,7 @@ struct RunFlags {
   int jobs = 0;
   std::optional<std::string> json;
   std::optional<std::string> junit;
+  std::optional<std::string> html;
   uint64_t seed = 0;
   bool list = false;
   bool slow = false;
@@ -276,11 +278,14 @@ std::vector<std::pair<std::string, std::string>> report_outputs(const RunFlags& 
   if (f.list) return out;  // a list writes no report (--list --json prints the selection)
   if (f.json) out.emplace_back("--json", *f.json);
   if (f.junit) out.emplace_back("--junit", *f.junit);
+  if (f.html) out.emplace_back("--html", *f.html);
   return out;
 }
 
 std::string render_report(const std::string& flag, const report::RunReport& report) {
-  return flag == "--junit" ? report::render_junit(report) : report::to_json(report).dump(2) + "\n";
+  if (flag == "--junit") return report::render_junit(report);
+  if (flag == "--html") return report::render_html(report);
+  return report::to_json(report).dump(2) + "\n";
 }
 
 // Runs the catalogue on a thread of its own, so that an interrupt ends the run within
@@ -524,7 +529,7 @@ int run(const RunFlags& f, const std::string& command) {
       std::fprintf(stderr, "tftpspec run: %s\n", written.error().message.c_str());
       code = kExitUsage;
     } else {
-      std::fprintf(human, "%sreport: %s\n", flag == "--junit" ? "junit " : "", path.c_str());
+      std::fprintf(human, "%sreport: %s\n", flag == "--json" ? "" : flag.substr(2).append(" ").c_str(), path.c_str());
     }
   }
   std::fprintf(human, "summary: %d pass, %d note, %d fail, %d warn, %d skip, %d error; run-wide findings: %d fail, %d warn, %d note; in %.2f s\n",
@@ -566,7 +571,7 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
       "about a second and the partial report (interrupted: true) is written; a second signal exits at once.\n"
       "Examples:\n"
       "  tftpspec run                                        the embedded reference server, virtual time\n"
-      "  tftpspec run --target 127.0.0.1:6969 --root /srv/tftp --json report.json --junit junit.xml\n"
+      "  tftpspec run --target 127.0.0.1:6969 --root /srv/tftp --json report.json --html report.html --junit junit.xml\n"
       "  tftpspec run --target [::1]:69 --scenario 'rfc2348.*' --jobs 4\n");
   cmd->add_option("--target", flags->target, "HOST[:PORT] of the server under test (port 69 by default)");
   cmd->add_option("--root", flags->root, "Write the fixtures into the target's root DIR first");
@@ -588,6 +593,10 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
                   "security, sanity), a testcase per scenario; fail is a failure, error an error, skip skipped; warn and "
                   "note pass with 'WARN:'/'NOTE:' in system-out; run-wide findings are a last suite where a MUST is a "
                   "failure (schema: reports/tftpspec-junit.xsd). Checked before the run like --json");
+  cmd->add_option("--html", flags->html,
+                  "Write the report as one self-contained HTML page to FILE (summary by RFC and level, "
+                  "findings, each non-pass's datagrams as a ladder; verdict filters; no JavaScript needed), "
+                  "('-' for stdout), checked before the run and written, partial, on an interrupt like --json");
   cmd->add_option("--seed", flags->seed, "Seed for unique names and the virtual network (default: from the clock; in the report)");
   cmd->add_flag("--list", flags->list, "List the selected scenarios and exit");
   cmd->add_flag("--slow", flags->slow, "Include the slow group (scenarios that wait for the target to give up)");

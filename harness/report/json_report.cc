@@ -14,8 +14,11 @@ namespace {
 json evidence_json(const std::vector<EvidenceLine>& lines) {
   json out = json::array();
   for (const auto& e : lines) {
-    out.push_back({{"index", e.index}, {"t_ms", e.t_ms}, {"direction", e.direction}, {"from", e.from},
-                   {"to", e.to}, {"packet", e.packet}, {"size", e.size}});
+    json j = {{"index", e.index}, {"t_ms", e.t_ms}, {"direction", e.direction}, {"from", e.from},
+              {"to", e.to}, {"packet", e.packet}, {"size", e.size}};
+    if (!e.mark.empty()) j["mark"] = e.mark;
+    if (!e.hex.empty()) j["hex"] = e.hex;
+    out.push_back(std::move(j));
   }
   return out;
 }

@@ -24,7 +24,9 @@ std::string render_ladder(const std::vector<EvidenceLine>& evidence, size_t elid
       append(out, "%s%9s  ... %zu datagrams not kept ...\n", indent.c_str(), "", elided);
       elision_shown = true;
     }
-    const std::string label = e.packet.size() > kWidth - 8 ? e.packet.substr(0, kWidth - 11) + "..." : e.packet;
+    // The mark first, where a long description cannot cut it off.
+    const std::string text = e.mark.empty() ? e.packet : "[" + e.mark + "] " + e.packet;
+    const std::string label = text.size() > kWidth - 8 ? text.substr(0, kWidth - 11) + "..." : text;
     const bool sent = e.direction == "sent";
     const size_t dashes = kWidth - label.size() - 4;
     const std::string arrow = sent ? "-- " + label + " " + std::string(dashes, '-') + ">"

@@ -18,7 +18,7 @@ std::string_view verdict_name(Verdict v) {
 }
 
 std::optional<Verdict> verdict_from_name(std::string_view name) {
-  for (Verdict v : {Verdict::kPass, Verdict::kNote, Verdict::kWarn, Verdict::kFail, Verdict::kSkip, Verdict::kError}) {
+  for (Verdict v : kAllVerdicts) {
     if (verdict_name(v) == name) return v;
   }
   return std::nullopt;

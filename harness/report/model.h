@@ -15,6 +15,9 @@ namespace tftp::report {
 // broken); fail (a MUST broken); skip (the target lacks an optional capability); error
 // (the harness could not judge: setup, a dead target, the budget, an interruption).
 enum class Verdict { kPass, kNote, kWarn, kFail, kSkip, kError };
+// Every verdict, in the order reports count them (the JSON summary's order).
+inline constexpr Verdict kAllVerdicts[] = {Verdict::kPass, Verdict::kNote, Verdict::kWarn,
+                                           Verdict::kFail, Verdict::kSkip, Verdict::kError};
 std::string_view verdict_name(Verdict v);
 std::optional<Verdict> verdict_from_name(std::string_view name);
 // For combining verdicts: pass < note < warn < skip < fail < error. A skip never hides a
@@ -32,7 +35,16 @@ struct EvidenceLine {
   std::string to;
   std::string packet;     // decoded, e.g. `DATA block=2 size=0`
   size_t size;
+  // What the harness's own fault injection did to it, so a reader does not blame the
+  // target: kMarkWithheld (never sent, the "lost" datagram; `index` is that of the datagram
+  // observed next), kMarkDuplicate (the second copy of one sent twice), or empty.
+  std::string mark;
+  // Its first bytes in hex (text.h hex_bytes), for the datagrams a finding cites and the
+  // withheld ones; empty for the others, to keep reports small.
+  std::string hex;
 };
+inline constexpr std::string_view kMarkWithheld = "withheld";
+inline constexpr std::string_view kMarkDuplicate = "duplicate";
 
 // One rule-engine finding, as a report shows it.
 struct FindingRecord {

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/hash.h"
+#include "common/text.h"
 #include "proto/block_number.h"
 #include "proto/netascii.h"
 #include "scenario/fixtures.h"
@@ -440,7 +441,18 @@ class Interpreter {
         }
       }
     }
-    for (int i = 0; i < copies; ++i) wire_.send(socket, to, bytes);
+    // The report marks what the fault did (the rule engine sees only what was sent), so a
+    // reader of the evidence tells the harness's loss from the target's.
+    if (copies == 0 && withheld_.size() < kEvidenceHead + kEvidenceTail) {
+      withheld_.push_back(report::EvidenceLine{wire_.rules().observed_count(), to_ms(wire_.now() - start_), "sent",
+                                               wire_.local(socket).to_string(), to.to_string(),
+                                               proto::describe_datagram(bytes), bytes.size(),
+                                               std::string(report::kMarkWithheld), hex_bytes(bytes)});
+    }
+    for (int i = 0; i < copies; ++i) {
+      if (i > 0) duplicates_.insert(wire_.rules().observed_count());
+      wire_.send(socket, to, bytes);
+    }
     if (ahead) {
       std::vector<uint8_t> ack(4);  // opcode, block
       ack.resize(*proto::write_ack(ack, proto::wire_block(*ahead)));
@@ -588,6 +600,7 @@ class Interpreter {
   void apply_findings() {
     const auto& own = sc_.requirements;
     for (const auto& f : wire_.rules().finish()) {
+      offending_.insert(f.evidence.begin(), f.evidence.end());  // before datagrams(): they carry their hex
       report::FindingRecord record{f.id, f.requirement, f.citation, std::string(check::level_name(f.level)),
                                    f.cause, f.category, f.message, f.evidence, datagrams(f.evidence)};
       if (std::find(own.begin(), own.end(), f.requirement) == own.end()) {
@@ -608,8 +621,15 @@ class Interpreter {
     const check::KeptObservation* k = wire_.rules().observation(i);
     if (!k) return std::nullopt;
     const auto& o = k->observation;
-    return report::EvidenceLine{i, to_ms(o.at - start_), o.direction == check::Direction::kToTarget ? "sent" : "received",
-                                o.from.to_string(), o.to.to_string(), k->packet, k->size};
+    return report::EvidenceLine{i,
+                                to_ms(o.at - start_),
+                                o.direction == check::Direction::kToTarget ? "sent" : "received",
+                                o.from.to_string(),
+                                o.to.to_string(),
+                                k->packet,
+                                k->size,
+                                duplicates_.count(i) ? std::string(report::kMarkDuplicate) : std::string(),
+                                offending_.count(i) ? hex_bytes(o.bytes) : std::string()};
   }
 
   std::vector<report::EvidenceLine> datagrams(const std::vector<size_t>& indices) const {
@@ -636,6 +656,15 @@ class Interpreter {
       for (size_t i = n - kEvidenceTail; i < n; ++i) line(i);
     }
     result_.evidence_elided = n - (result_.evidence.size() - before);
+    // Withheld datagrams were never observed: each goes before the datagram observed next,
+    // if that part of the log is kept.
+    auto kept = [&](size_t i) { return n <= kEvidenceHead + kEvidenceTail || i < kEvidenceHead || i >= n - kEvidenceTail; };
+    for (auto& w : withheld_) {
+      if (!kept(w.index)) continue;
+      auto at = std::find_if(result_.evidence.begin() + static_cast<long>(before), result_.evidence.end(),
+                             [&](const report::EvidenceLine& e) { return e.index >= w.index && e.mark != report::kMarkWithheld; });
+      result_.evidence.insert(at, std::move(w));
+    }
   }
 
   const Scenario& sc_;
@@ -660,6 +689,11 @@ class Interpreter {
   std::set<std::string> seen_;
   std::optional<Instant> last_match_;
   std::optional<Duration> last_gap_;
+  // For the evidence: datagrams the fault injection withheld (never observed), the indices
+  // of second copies it sent, and the indices the findings cite (shown with their bytes).
+  std::vector<report::EvidenceLine> withheld_;
+  std::set<size_t> duplicates_;
+  std::set<size_t> offending_;
 };
 
 }  // namespace

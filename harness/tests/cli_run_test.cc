@@ -221,7 +221,10 @@ void expect_interrupt_ends_run(int sig, int expected_code) {
   TempDir dir;
   const auto json = dir.path() / "r.json";
   const auto junit = dir.path() / "r.xml";
-  Tftpspec run({"run", "--target", target.address(), "--json", json.string(), "--junit", junit.string()}, dir);
+  const auto html = dir.path() / "r.html";
+  Tftpspec run({"run", "--target", target.address(), "--json", json.string(), "--junit", junit.string(), "--html",
+                html.string()},
+               dir);
   ASSERT_TRUE(run.wait_for_output("scenarios against", 30s)) << run.err() << run.out();
   const Instant signalled = real_now();
   run.signal(sig);
@@ -235,6 +238,8 @@ void expect_interrupt_ends_run(int sig, int expected_code) {
   EXPECT_TRUE(report["interrupted"].get<bool>());
   EXPECT_NE(read_file(junit).find("<property name=\"tftpspec.interrupted\" value=\"true\"/>"), std::string::npos)
       << read_file(junit);
+  ASSERT_TRUE(std::filesystem::exists(html)) << "the page is written like the JSON";
+  EXPECT_NE(read_file(html).find("Interrupted: the report holds what finished."), std::string::npos);
 }
 
 TEST(CliRun, SigintEndsTheRunWithAPartialReportAndStatus130) { expect_interrupt_ends_run(SIGINT, 130); }

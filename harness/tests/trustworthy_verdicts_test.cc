@@ -17,6 +17,7 @@
 #include "server/udp_server.h"
 #include "tests/support/process.h"
 #include "tests/support/reference_server.h"
+#include "tests/support/scripted_target.h"
 
 namespace tftp {
 namespace {
@@ -38,31 +39,7 @@ std::string listing(const report::RunReport& r) {
   return out;
 }
 
-// A made-up target on loopback: every datagram that reaches it is handed to `answer`, on a
-// thread of its own, until the object goes away. Each test scripts the misbehaviour it needs.
-class ScriptedTarget {
- public:
-  using Answer = std::function<void(net::UdpSocket& socket, const Address& from, std::span<const uint8_t> bytes)>;
-  explicit ScriptedTarget(Answer answer) : socket_(std::move(*net::UdpSocket::bind(Address::loopback_v4(0)))) {
-    thread_ = std::thread([this, answer = std::move(answer)] {
-      std::vector<uint8_t> buffer(70000);
-      while (!stop_) {
-        auto got = socket_.receive_wait(buffer, std::chrono::milliseconds(20));
-        if (got && *got) answer(socket_, (*got)->from, std::span<const uint8_t>(buffer).first((*got)->size));
-      }
-    });
-  }
-  ~ScriptedTarget() {
-    stop_ = true;
-    thread_.join();
-  }
-  Address address() const { return socket_.local_address(); }
-
- private:
-  net::UdpSocket socket_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
+using testing::ScriptedTarget;
 
 report::RunReport run_selection(const Address& target_address, std::vector<std::string> include, int jobs, uint64_t seed) {
   scenario::UdpTarget target(target_address, /*fixtures_written=*/true);
