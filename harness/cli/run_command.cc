@@ -13,10 +13,14 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <variant>
 
 #include "cli/commands.h"
+#include "cli/terminal.h"
 #include "client/client.h"
 #include "common/hash.h"
+#include "report/baseline.h"
+#include "report/json_reader.h"
 #include "report/json_report.h"
 #include "scenario/fixtures.h"
 #include "scenario/loader.h"
@@ -45,7 +49,41 @@ struct RunFlags {
   bool verbose = false;
   std::string scenarios;
   std::vector<std::string> reference_faults;
+  std::optional<std::string> baseline;
+  // Not a flag: set by `rerun` to the repeated report's catalogue digest, to warn when the
+  // scenarios changed since.
+  std::optional<std::string> rerun_of_catalogue;
 };
+
+// What the report stores of the flags (report::RunSettings): those that choose the target,
+// the scenarios and the catalogue; the seed is stored beside them. And back, for `rerun`.
+report::RunSettings settings_of(const RunFlags& f) {
+  report::RunSettings s;
+  s.target = f.target;
+  s.root = f.root;
+  s.upload_fixtures = f.upload_fixtures;
+  s.include = f.include;
+  s.exclude = f.exclude;
+  s.slow = f.slow;
+  s.jobs = f.jobs;
+  s.reference_faults = f.reference_faults;
+  if (!f.scenarios.empty()) s.scenarios = f.scenarios;
+  return s;
+}
+
+RunFlags flags_of(const report::RunSettings& s) {
+  RunFlags f;
+  f.target = s.target;
+  f.root = s.root;
+  f.upload_fixtures = s.upload_fixtures;
+  f.include = s.include;
+  f.exclude = s.exclude;
+  f.slow = s.slow;
+  f.jobs = s.jobs;
+  f.reference_faults = s.reference_faults;
+  f.scenarios = s.scenarios.value_or("");
+  return f;
+}
 
 std::string default_scenario_dir() {
   if (const char* env = std::getenv("TFTPSPEC_SCENARIOS")) return env;
@@ -78,19 +116,6 @@ std::string catalogue_digest(const std::string& dir, size_t count) {
   return buf;
 }
 
-// SGR colour of a verdict word on a terminal (https://no-color.org: never with NO_COLOR).
-const char* verdict_colour(report::Verdict v) {
-  switch (v) {
-    case report::Verdict::kPass: return "\033[32m";
-    case report::Verdict::kNote: return "\033[36m";
-    case report::Verdict::kWarn: return "\033[33m";
-    case report::Verdict::kFail: return "\033[1;31m";
-    case report::Verdict::kSkip: return "\033[2m";
-    case report::Verdict::kError: return "\033[35m";
-  }
-  return "";
-}
-
 // -v: the evidence as a ladder, harness on the left, target on the right, one arrow per
 // datagram in time order, with the ports, so a TID change is visible at a glance.
 void print_ladder(std::FILE* out, const report::ScenarioResult& r) {
@@ -117,7 +142,8 @@ void print_ladder(std::FILE* out, const report::ScenarioResult& r) {
 void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose, bool colour) {
   const std::string word(report::verdict_name(r.verdict));
   if (colour) {
-    std::fprintf(out, "  %s%-5s\033[0m %-58s %8.1f ms\n", verdict_colour(r.verdict), word.c_str(), r.id.c_str(), r.duration_ms);
+    std::fprintf(out, "  %s%-5s%s %-58s %8.1f ms\n", verdict_colour(r.verdict), word.c_str(), kColourReset, r.id.c_str(),
+                 r.duration_ms);
   } else {
     std::fprintf(out, "  %-5s %-58s %8.1f ms\n", word.c_str(), r.id.c_str(), r.duration_ms);
   }
@@ -137,8 +163,8 @@ void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose,
 class Progress {
  public:
   Progress(std::FILE* out, size_t total, bool verbose)
-      : out_(out), total_(total), verbose_(verbose), tty_(::isatty(::fileno(out)) == 1),
-        colour_(tty_ && std::getenv("NO_COLOR") == nullptr), started_(real_now()) {}
+      : out_(out), total_(total), verbose_(verbose), tty_(::isatty(::fileno(out)) == 1), colour_(colour_wanted(out)),
+        started_(real_now()) {}
 
   void started(const std::string& id) {
     std::lock_guard lock(mutex_);
@@ -230,22 +256,7 @@ void print_selection(const std::vector<const scenario::Scenario*>& selected, boo
     rows.push_back({s->id, std::string(scenario::level_name(s->level)), s->slow ? "slow" : "default", comma_list(s->needs),
                     comma_list(s->tags), s->citation, s->title});
   }
-  // Columns are padded by what a terminal shows, not by bytes: a citation holds a two-byte '§'.
-  const auto shown = [](const std::string& t) {
-    return static_cast<size_t>(std::count_if(t.begin(), t.end(), [](char ch) { return (ch & 0xC0) != 0x80; }));
-  };
-  std::vector<size_t> width(header.size(), 0);
-  for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], shown(row[c]));
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t c = 0; c < row.size(); ++c) {
-      line += row[c];
-      if (c + 1 < row.size()) line += std::string(width[c] - shown(row[c]) + 2, ' ');
-    }
-    std::printf("%s\n", line.c_str());
-  }
+  print_table(stdout, rows);
   std::printf("%zu scenarios\n", selected.size());
 }
 
@@ -280,22 +291,6 @@ std::string join(const std::vector<std::string>& globs, const std::string& prefi
   return out;
 }
 
-// Checks before the run that the report can be written where asked: the directory exists
-// and we may create a file in it (tried, then removed). "-" is stdout. Empty when fine.
-std::string check_output_path(const std::string& path) {
-  if (path == "-") return {};
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return path + " is a directory";
-  const fs::path dir = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
-  if (!fs::is_directory(dir, ec)) return "directory " + dir.string() + " does not exist";
-  std::string probe = (dir / ".tftpspec-write-check-XXXXXX").string();
-  const int fd = ::mkstemp(probe.data());
-  if (fd < 0) return "cannot create a file in " + dir.string() + ": " + std::strerror(errno);
-  ::close(fd);
-  ::unlink(probe.c_str());
-  return {};
-}
 
 // Runs the catalogue on a thread of its own, so that an interrupt ends the run within
 // about a second even if a scenario is slow to notice: after kInterruptGrace the report
@@ -415,11 +410,29 @@ int run(const RunFlags& f, const std::string& command) {
       return kExitUsage;
     }
   }
+  // A bad baseline is reported before the run, not after it.
+  std::optional<report::BaselineFile> baseline;
+  if (f.baseline) {
+    auto read = report::read_baseline_file(*f.baseline);
+    if (!read) {
+      std::fprintf(stderr, "tftpspec run: --baseline %s: %s; nothing was run\n", f.baseline->c_str(),
+                   read.error().to_string().c_str());
+      return kExitUsage;
+    }
+    baseline = std::move(*read);
+  }
   const std::string dir = f.scenarios.empty() ? default_scenario_dir() : f.scenarios;
   auto catalogue = scenario::load_catalogue(dir);
   if (!catalogue) {
     std::fprintf(stderr, "tftpspec run: %s\n", catalogue.error().to_string().c_str());
     return kExitUsage;
+  }
+  const std::string digest = catalogue_digest(dir, catalogue->size());
+  if (f.rerun_of_catalogue && *f.rerun_of_catalogue != digest) {
+    std::fprintf(stderr,
+                 "tftpspec rerun: warning: the catalogue in %s is %s, the report's was %s: the scenarios changed "
+                 "since, so the verdicts may differ for that reason alone\n",
+                 dir.c_str(), digest.c_str(), f.rerun_of_catalogue->c_str());
   }
   scenario::RunOptions options;
   options.include = f.include;
@@ -501,16 +514,35 @@ int run(const RunFlags& f, const std::string& command) {
   report.seed = options.seed;
   report.tool_version = "0.1.0";
   report.command = command;
-  report.catalogue_version = catalogue_digest(dir, catalogue->size());
+  report.catalogue_version = digest;
+  report.run = settings_of(f);
   report.selection = f.include;
   for (const auto& e : f.exclude) report.selection.push_back("!" + e);
   if (f.slow) report.selection.push_back("group:slow");
 
   print_run_summary(human, report);
+  if (baseline && report.interrupted) {
+    std::fprintf(human, "interrupted: not compared with the baseline %s\n", f.baseline->c_str());
+  } else if (baseline) {
+    std::set<std::string> ids;
+    for (const auto& s : *catalogue) ids.insert(s.id);
+    report.baseline = std::visit([&](const auto& b) { return report::compare(b, report, ids); }, *baseline);
+    report.baseline->file = *f.baseline;
+    print_comparison(human, *report.baseline, colour_wanted(human));
+  }
   int code = kExitOk;
   const auto& s = report.summary;
   if (report.interrupted) {
     code = interrupted_exit_code();
+  } else if (report.baseline) {
+    // Against a baseline only a regression fails the run (report/baseline.h): the verdicts
+    // the baseline already had, fails and errors too, are accepted. A target that never
+    // answered is still a harness error: nothing was judged.
+    if (!report.target.alive && !report.target_died_after) {
+      code = kExitUsage;
+    } else {
+      code = report.baseline->regression() ? kExitFailure : kExitOk;
+    }
   } else if (s.fail > 0 || s.findings_fail > 0) {
     code = kExitFailure;
   } else if (s.error > 0 || !report.target.alive) {
@@ -550,7 +582,112 @@ int fixtures_command(const std::string& dir) {
   return kExitOk;
 }
 
+// The flags of `run`, registered on `run` and on `rerun` (where they override what the
+// report stored).
+void add_run_flags(CLI::App* cmd, RunFlags& flags) {
+  cmd->add_option("--target", flags.target, "HOST[:PORT] of the server under test (port 69 by default)");
+  cmd->add_option("--root", flags.root, "Write the fixtures into the target's root DIR first");
+  cmd->add_flag("--upload-fixtures", flags.upload_fixtures,
+                "Upload the fixtures by WRQ first (the target must allow it). Files already there are kept and "
+                "checked like any others. TFTP cannot delete: the uploaded files stay on the target");
+  cmd->add_option("--scenario", flags.include,
+                  "Run only scenarios whose id matches GLOB (repeatable); a selection matching nothing exits 2");
+  cmd->add_option("--exclude", flags.exclude, "Skip scenarios whose id matches GLOB (repeatable)");
+  cmd->add_option("--jobs,-j", flags.jobs, "Scenarios run at once (default: 16 for a real target, the core count embedded)")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--json", flags.json,
+                  "Write the JSON report to FILE, '-' for stdout (then the progress goes to stderr); the "
+                  "directory is checked before the run (schema: reports/tftpspec-report.schema.json). "
+                  "With --list, print the selection as JSON (no FILE needed)")
+      ->expected(0, 1);
+  cmd->add_option("--seed", flags.seed, "Seed for unique names and the virtual network (default: from the clock; in the report)");
+  cmd->add_flag("--list", flags.list, "List the selected scenarios and exit");
+  cmd->add_flag("--slow", flags.slow, "Include the slow group (scenarios that wait for the target to give up)");
+  cmd->add_flag("-v,--verbose", flags.verbose, "Print the datagram evidence of every non-pass");
+  cmd->add_option("--reference-fault", flags.reference_faults,
+                  "Make the embedded reference server break one rule on purpose (repeatable; 'list' lists them) "
+                  "to see which scenarios catch it");
+  cmd->add_option("--scenarios", flags.scenarios, "Scenario directory (default: $TFTPSPEC_SCENARIOS or the source tree's)");
+  cmd->add_option("--baseline", flags.baseline,
+                  "Compare with FILE, an earlier JSON report or an expectations file (scenarios/README.md): print "
+                  "what changed and exit 1 only on a regression (a new fail, warn or error, a new MUST finding); a "
+                  "bad FILE exits 2 before the run");
+}
+
+
+struct RerunFlags {
+  std::string report;
+  bool failed = false;
+};
+
+void add_rerun_flags(CLI::App* cmd, RerunFlags& flags) {
+  cmd->add_option("report", flags.report, "The JSON report of the run to repeat")->required();
+  cmd->add_flag("--failed", flags.failed, "Repeat only the scenarios that were fail, warn or error (an interrupted "
+                                          "run's unfinished ones too)")
+      ->excludes(cmd->get_option("--scenario"))
+      ->excludes(cmd->get_option("--exclude"));
+}
+
+// `rerun REPORT`: the run the report stores (target, selection, seed, catalogue directory),
+// with the flags given on the rerun's command line over it. Those are parsed a second time
+// into the stored settings: CLI11 assigns only the options that are given.
+int rerun(const RerunFlags& r, const std::vector<std::string>& args, const std::string& command) {
+  auto read = report::read_report_file(r.report);
+  if (!read) {
+    std::fprintf(stderr, "tftpspec rerun: %s: %s\n", r.report.c_str(), read.error().to_string().c_str());
+    return kExitUsage;
+  }
+  if (!read->run) {
+    std::fprintf(stderr, "tftpspec rerun: %s holds no run settings (written by a tftpspec before rerun); its command was: %s\n",
+                 r.report.c_str(), read->command.c_str());
+    return kExitUsage;
+  }
+  RunFlags flags = flags_of(*read->run);
+  flags.seed = read->seed;
+  flags.rerun_of_catalogue = read->catalogue_version;
+  if (r.failed) {
+    std::set<std::string> ids;
+    for (const auto& s : read->results) {
+      // The sanity scenario ("<id>#first", "#last") runs in every run anyway.
+      if (s.id.find('#') != std::string::npos) continue;
+      if (s.verdict == report::Verdict::kFail || s.verdict == report::Verdict::kWarn || s.verdict == report::Verdict::kError) {
+        ids.insert(s.id);
+      }
+    }
+    if (ids.empty()) {
+      std::printf("tftpspec rerun: %s has no fail, warn or error: nothing to run again\n", r.report.c_str());
+      return kExitOk;
+    }
+    flags.include.assign(ids.begin(), ids.end());  // exact ids: no glob character appears in one
+    flags.exclude.clear();
+  }
+  CLI::App again;
+  RerunFlags ignored;
+  add_run_flags(&again, flags);
+  add_rerun_flags(&again, ignored);
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes a vector last argument first
+  again.parse(reversed);
+  std::printf("tftpspec rerun: %s (%s)\n", r.report.c_str(), read->command.c_str());
+  return run(flags, command);
+}
+
 }  // namespace
+
+// The directory exists and we may create a file in it (tried, then removed).
+std::string check_output_path(const std::string& path) {
+  if (path == "-") return {};
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return path + " is a directory";
+  const fs::path dir = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
+  if (!fs::is_directory(dir, ec)) return "directory " + dir.string() + " does not exist";
+  std::string probe = (dir / ".tftpspec-write-check-XXXXXX").string();
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0) return "cannot create a file in " + dir.string() + ": " + std::strerror(errno);
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return {};
+}
 
 void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
   auto flags = std::make_shared<RunFlags>();
@@ -564,36 +701,39 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
       "Exit status: 0 no failure, 1 some scenario failed or a run-wide finding broke a MUST, 2 usage or harness error (also: no scenario\n"
       "selected, report path not writable), 130/143 interrupted by SIGINT/SIGTERM: the run ends within\n"
       "about a second and the partial report (interrupted: true) is written; a second signal exits at once.\n"
+      "With --baseline the verdicts the baseline already had are accepted: exit 1 only on a regression (a scenario\n"
+      "newly fail, warn or error; a new run-wide MUST finding, or one that was a warn), else 0; 2 as above.\n"
       "Examples:\n"
       "  tftpspec run                                        the embedded reference server, virtual time\n"
       "  tftpspec run --target 127.0.0.1:6969 --root /srv/tftp --json report.json\n"
-      "  tftpspec run --target [::1]:69 --scenario 'rfc2348.*' --jobs 4\n");
-  cmd->add_option("--target", flags->target, "HOST[:PORT] of the server under test (port 69 by default)");
-  cmd->add_option("--root", flags->root, "Write the fixtures into the target's root DIR first");
-  cmd->add_flag("--upload-fixtures", flags->upload_fixtures,
-                "Upload the fixtures by WRQ first (the target must allow it). Files already there are kept and "
-                "checked like any others. TFTP cannot delete: the uploaded files stay on the target");
-  cmd->add_option("--scenario", flags->include,
-                  "Run only scenarios whose id matches GLOB (repeatable); a selection matching nothing exits 2");
-  cmd->add_option("--exclude", flags->exclude, "Skip scenarios whose id matches GLOB (repeatable)");
-  cmd->add_option("--jobs,-j", flags->jobs, "Scenarios run at once (default: 16 for a real target, the core count embedded)")
-      ->check(CLI::Range(1, 256));
-  cmd->add_option("--json", flags->json,
-                  "Write the JSON report to FILE, '-' for stdout (then the progress goes to stderr); the "
-                  "directory is checked before the run (schema: reports/tftpspec-report.schema.json). "
-                  "With --list, print the selection as JSON (no FILE needed)")
-      ->expected(0, 1);
-  cmd->add_option("--seed", flags->seed, "Seed for unique names and the virtual network (default: from the clock; in the report)");
-  cmd->add_flag("--list", flags->list, "List the selected scenarios and exit");
-  cmd->add_flag("--slow", flags->slow, "Include the slow group (scenarios that wait for the target to give up)");
-  cmd->add_flag("-v,--verbose", flags->verbose, "Print the datagram evidence of every non-pass");
-  cmd->add_option("--reference-fault", flags->reference_faults,
-                  "Make the embedded reference server break one rule on purpose (repeatable; 'list' lists them) "
-                  "to see which scenarios catch it");
-  cmd->add_option("--scenarios", flags->scenarios, "Scenario directory (default: $TFTPSPEC_SCENARIOS or the source tree's)");
+      "  tftpspec run --target [::1]:69 --scenario 'rfc2348.*' --jobs 4\n"
+      "  tftpspec run --target 127.0.0.1:69 --baseline yesterday.json          fail only if something got worse\n"
+      "  tftpspec run --target 127.0.0.1:69 --baseline scenarios/expectations/tftpd-hpa.json\n");
+  add_run_flags(cmd, *flags);
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + shell_quote(argv[i]);
   cmd->callback([flags, &action, command] { action = [flags, command] { return run(*flags, command); }; });
+
+  auto rerun_flags = std::make_shared<RerunFlags>();
+  auto* re = app.add_subcommand("rerun", "Repeat the run a JSON report records (same target, selection, seed and "
+                                         "flags), or only its failures");
+  re->footer(
+      "\nThe report stores the flags that chose the target, the scenarios and the catalogue (its 'run' object) and the\n"
+      "seed. Run flags given here replace the stored ones (--json, -v, --baseline are never stored: give them again).\n"
+      "A catalogue that changed since the report (another digest) is warned about, not refused. Exit status as `run`.\n"
+      "Examples:\n"
+      "  tftpspec rerun report.json                         the same run again\n"
+      "  tftpspec rerun report.json --failed -v             only what was fail, warn or error, with the evidence\n"
+      "  tftpspec rerun report.json --baseline report.json  the same run, failing only on a regression\n");
+  auto run_flags = std::make_shared<RunFlags>();  // checked here, applied over the report's in rerun()
+  add_run_flags(re, *run_flags);
+  add_rerun_flags(re, *rerun_flags);
+  // The words after "rerun", parsed again over the stored settings.
+  std::vector<std::string> rerun_args;
+  for (int i = 2; i < argc; ++i) rerun_args.push_back(argv[i]);
+  re->callback([rerun_flags, rerun_args, &action, command] {
+    action = [rerun_flags, rerun_args, command] { return rerun(*rerun_flags, rerun_args, command); };
+  });
 
   auto dir = std::make_shared<std::string>();
   auto* fx = app.add_subcommand("fixtures", "Write the files a target must serve for the catalogue into DIR");
