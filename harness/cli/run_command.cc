@@ -36,54 +36,18 @@ namespace tftp::cli {
 namespace {
 
 struct RunFlags {
-  std::optional<std::string> target;
-  std::optional<std::string> root;
-  bool upload_fixtures = false;
-  std::vector<std::string> include;
-  std::vector<std::string> exclude;
-  int jobs = 0;
+  // The flags that choose the target, the scenarios and the catalogue: the report stores
+  // them (its `run` object) and `rerun` starts from them.
+  report::RunSettings settings;
   std::optional<std::string> json;
   uint64_t seed = 0;
   bool list = false;
-  bool slow = false;
   bool verbose = false;
-  std::string scenarios;
-  std::vector<std::string> reference_faults;
   std::optional<std::string> baseline;
   // Not a flag: set by `rerun` to the repeated report's catalogue digest, to warn when the
   // scenarios changed since.
   std::optional<std::string> rerun_of_catalogue;
 };
-
-// What the report stores of the flags (report::RunSettings): those that choose the target,
-// the scenarios and the catalogue; the seed is stored beside them. And back, for `rerun`.
-report::RunSettings settings_of(const RunFlags& f) {
-  report::RunSettings s;
-  s.target = f.target;
-  s.root = f.root;
-  s.upload_fixtures = f.upload_fixtures;
-  s.include = f.include;
-  s.exclude = f.exclude;
-  s.slow = f.slow;
-  s.jobs = f.jobs;
-  s.reference_faults = f.reference_faults;
-  if (!f.scenarios.empty()) s.scenarios = f.scenarios;
-  return s;
-}
-
-RunFlags flags_of(const report::RunSettings& s) {
-  RunFlags f;
-  f.target = s.target;
-  f.root = s.root;
-  f.upload_fixtures = s.upload_fixtures;
-  f.include = s.include;
-  f.exclude = s.exclude;
-  f.slow = s.slow;
-  f.jobs = s.jobs;
-  f.reference_faults = s.reference_faults;
-  f.scenarios = s.scenarios.value_or("");
-  return f;
-}
 
 std::string default_scenario_dir() {
   if (const char* env = std::getenv("TFTPSPEC_SCENARIOS")) return env;
@@ -421,7 +385,7 @@ int run(const RunFlags& f, const std::string& command) {
     }
     baseline = std::move(*read);
   }
-  const std::string dir = f.scenarios.empty() ? default_scenario_dir() : f.scenarios;
+  const std::string dir = f.settings.scenarios.value_or(default_scenario_dir());
   auto catalogue = scenario::load_catalogue(dir);
   if (!catalogue) {
     std::fprintf(stderr, "tftpspec run: %s\n", catalogue.error().to_string().c_str());
@@ -435,20 +399,20 @@ int run(const RunFlags& f, const std::string& command) {
                  dir.c_str(), digest.c_str(), f.rerun_of_catalogue->c_str());
   }
   scenario::RunOptions options;
-  options.include = f.include;
-  options.exclude = f.exclude;
-  options.include_slow = f.slow;
+  options.include = f.settings.include;
+  options.exclude = f.settings.exclude;
+  options.include_slow = f.settings.slow;
   options.seed = f.seed != 0 ? f.seed : static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
   options.cancel = &g_interrupted;
 
   const auto selected = scenario::select(*catalogue, options);
   if (selected.empty()) {
     // A CI whose globs went stale must not read "nothing failed" as a pass.
-    std::string globs = join(f.include, "--scenario ");
-    if (!f.exclude.empty()) globs += (globs.empty() ? "" : " ") + join(f.exclude, "--exclude ");
+    std::string globs = join(f.settings.include, "--scenario ");
+    if (!f.settings.exclude.empty()) globs += (globs.empty() ? "" : " ") + join(f.settings.exclude, "--exclude ");
     auto with_slow = options;
     with_slow.include_slow = true;
-    const bool slow_only = !f.slow && !scenario::select(*catalogue, with_slow).empty();
+    const bool slow_only = !f.settings.slow && !scenario::select(*catalogue, with_slow).empty();
     std::fprintf(stderr, "tftpspec run: no scenario matches %s in %s%s\n", globs.empty() ? "the selection" : globs.c_str(),
                  dir.c_str(), slow_only ? " outside the slow group (--slow includes it)" : " (--list shows the catalogue)");
     return kExitUsage;
@@ -459,33 +423,33 @@ int run(const RunFlags& f, const std::string& command) {
   }
 
   std::unique_ptr<scenario::Target> target;
-  if (f.target) {
-    auto address = Address::parse(*f.target, 69);
+  if (f.settings.target) {
+    auto address = Address::parse(*f.settings.target, 69);
     if (!address) {
-      std::fprintf(stderr, "tftpspec run: --target %s: %s\n", f.target->c_str(), address.error().message.c_str());
+      std::fprintf(stderr, "tftpspec run: --target %s: %s\n", f.settings.target->c_str(), address.error().message.c_str());
       return kExitUsage;
     }
-    if (f.root) {
-      auto written = scenario::write_fixtures(*f.root);
+    if (f.settings.root) {
+      auto written = scenario::write_fixtures(*f.settings.root);
       if (!written) {
         std::fprintf(stderr, "tftpspec run: --root: %s\n", written.error().message.c_str());
         return kExitUsage;
       }
     }
-    if (f.upload_fixtures && !upload_fixtures(*address)) return kExitUsage;
-    target = std::make_unique<scenario::UdpTarget>(*address, /*fixtures_written=*/f.root.has_value());
-    options.jobs = f.jobs > 0 ? f.jobs : 16;  // mostly waiting on the target's timers
+    if (f.settings.upload_fixtures && !upload_fixtures(*address)) return kExitUsage;
+    target = std::make_unique<scenario::UdpTarget>(*address, /*fixtures_written=*/f.settings.root.has_value());
+    options.jobs = f.settings.jobs > 0 ? f.settings.jobs : 16;  // mostly waiting on the target's timers
   } else {
-    if (!f.reference_faults.empty() && f.target) {
+    if (!f.settings.reference_faults.empty() && f.settings.target) {
       std::fprintf(stderr, "tftpspec run: --reference-fault applies to the embedded server only\n");
       return kExitUsage;
     }
-    if (f.root || f.upload_fixtures) {
+    if (f.settings.root || f.settings.upload_fixtures) {
       std::fprintf(stderr, "tftpspec run: --root and --upload-fixtures need --target (the embedded server has its fixtures)\n");
       return kExitUsage;
     }
     auto config = scenario::EmbeddedTarget::default_config();
-    for (const auto& name : f.reference_faults) {
+    for (const auto& name : f.settings.reference_faults) {
       const auto* fault = scenario::find_reference_fault(name);
       if (fault == nullptr) {
         std::fprintf(stderr, "tftpspec run: unknown --reference-fault %s; known:\n", name.c_str());
@@ -495,7 +459,7 @@ int run(const RunFlags& f, const std::string& command) {
       fault->apply(config);
     }
     target = std::make_unique<scenario::EmbeddedTarget>(config);
-    options.jobs = f.jobs > 0 ? f.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    options.jobs = f.settings.jobs > 0 ? f.settings.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
   const bool verbose = f.verbose;
   // The sanity scenario runs first and last: two more results than selected.
@@ -515,10 +479,10 @@ int run(const RunFlags& f, const std::string& command) {
   report.tool_version = "0.1.0";
   report.command = command;
   report.catalogue_version = digest;
-  report.run = settings_of(f);
-  report.selection = f.include;
-  for (const auto& e : f.exclude) report.selection.push_back("!" + e);
-  if (f.slow) report.selection.push_back("group:slow");
+  report.run = f.settings;
+  report.selection = f.settings.include;
+  for (const auto& e : f.settings.exclude) report.selection.push_back("!" + e);
+  if (f.settings.slow) report.selection.push_back("group:slow");
 
   print_run_summary(human, report);
   if (baseline && report.interrupted) {
@@ -585,15 +549,15 @@ int fixtures_command(const std::string& dir) {
 // The flags of `run`, registered on `run` and on `rerun` (where they override what the
 // report stored).
 void add_run_flags(CLI::App* cmd, RunFlags& flags) {
-  cmd->add_option("--target", flags.target, "HOST[:PORT] of the server under test (port 69 by default)");
-  cmd->add_option("--root", flags.root, "Write the fixtures into the target's root DIR first");
-  cmd->add_flag("--upload-fixtures", flags.upload_fixtures,
+  cmd->add_option("--target", flags.settings.target, "HOST[:PORT] of the server under test (port 69 by default)");
+  cmd->add_option("--root", flags.settings.root, "Write the fixtures into the target's root DIR first");
+  cmd->add_flag("--upload-fixtures", flags.settings.upload_fixtures,
                 "Upload the fixtures by WRQ first (the target must allow it). Files already there are kept and "
                 "checked like any others. TFTP cannot delete: the uploaded files stay on the target");
-  cmd->add_option("--scenario", flags.include,
+  cmd->add_option("--scenario", flags.settings.include,
                   "Run only scenarios whose id matches GLOB (repeatable); a selection matching nothing exits 2");
-  cmd->add_option("--exclude", flags.exclude, "Skip scenarios whose id matches GLOB (repeatable)");
-  cmd->add_option("--jobs,-j", flags.jobs, "Scenarios run at once (default: 16 for a real target, the core count embedded)")
+  cmd->add_option("--exclude", flags.settings.exclude, "Skip scenarios whose id matches GLOB (repeatable)");
+  cmd->add_option("--jobs,-j", flags.settings.jobs, "Scenarios run at once (default: 16 for a real target, the core count embedded)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--json", flags.json,
                   "Write the JSON report to FILE, '-' for stdout (then the progress goes to stderr); the "
@@ -602,12 +566,12 @@ void add_run_flags(CLI::App* cmd, RunFlags& flags) {
       ->expected(0, 1);
   cmd->add_option("--seed", flags.seed, "Seed for unique names and the virtual network (default: from the clock; in the report)");
   cmd->add_flag("--list", flags.list, "List the selected scenarios and exit");
-  cmd->add_flag("--slow", flags.slow, "Include the slow group (scenarios that wait for the target to give up)");
+  cmd->add_flag("--slow", flags.settings.slow, "Include the slow group (scenarios that wait for the target to give up)");
   cmd->add_flag("-v,--verbose", flags.verbose, "Print the datagram evidence of every non-pass");
-  cmd->add_option("--reference-fault", flags.reference_faults,
+  cmd->add_option("--reference-fault", flags.settings.reference_faults,
                   "Make the embedded reference server break one rule on purpose (repeatable; 'list' lists them) "
                   "to see which scenarios catch it");
-  cmd->add_option("--scenarios", flags.scenarios, "Scenario directory (default: $TFTPSPEC_SCENARIOS or the source tree's)");
+  cmd->add_option("--scenarios", flags.settings.scenarios, "Scenario directory (default: $TFTPSPEC_SCENARIOS or the source tree's)");
   cmd->add_option("--baseline", flags.baseline,
                   "Compare with FILE, an earlier JSON report or an expectations file (scenarios/README.md): print "
                   "what changed and exit 1 only on a regression (a new fail, warn or error, a new MUST finding); a "
@@ -642,7 +606,8 @@ int rerun(const RerunFlags& r, const std::vector<std::string>& args, const std::
                  r.report.c_str(), read->command.c_str());
     return kExitUsage;
   }
-  RunFlags flags = flags_of(*read->run);
+  RunFlags flags;
+  flags.settings = *read->run;
   flags.seed = read->seed;
   flags.rerun_of_catalogue = read->catalogue_version;
   if (r.failed) {
@@ -658,8 +623,8 @@ int rerun(const RerunFlags& r, const std::vector<std::string>& args, const std::
       std::printf("tftpspec rerun: %s has no fail, warn or error: nothing to run again\n", r.report.c_str());
       return kExitOk;
     }
-    flags.include.assign(ids.begin(), ids.end());  // exact ids: no glob character appears in one
-    flags.exclude.clear();
+    flags.settings.include.assign(ids.begin(), ids.end());  // exact ids: no glob character appears in one
+    flags.settings.exclude.clear();
   }
   CLI::App again;
   RerunFlags ignored;
