@@ -255,7 +255,6 @@ std::string join(const std::vector<std::string>& globs, const std::string& prefi
   return out;
 }
 
-
 // Runs the catalogue on a thread of its own, so that an interrupt ends the run within
 // about a second even if a scenario is slow to notice: after kInterruptGrace the report
 // is made from the results delivered so far, and the remaining scenarios are marked
@@ -578,7 +577,6 @@ void add_run_flags(CLI::App* cmd, RunFlags& flags) {
                   "bad FILE exits 2 before the run");
 }
 
-
 struct RerunFlags {
   std::string report;
   bool failed = false;
@@ -632,7 +630,8 @@ int rerun(const RerunFlags& r, const std::vector<std::string>& args, const std::
   add_rerun_flags(&again, ignored);
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes a vector last argument first
   again.parse(reversed);
-  std::printf("tftpspec rerun: %s (%s)\n", r.report.c_str(), read->command.c_str());
+  // stderr: with --json - stdout carries the report alone.
+  std::fprintf(stderr, "tftpspec rerun: %s (%s)\n", r.report.c_str(), read->command.c_str());
   return run(flags, command);
 }
 
