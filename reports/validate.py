@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""Validates tftpspec JSON reports against reports/tftpspec-report.schema.json.
+"""Validates tftpspec JSON files against the schema their `$schema` names: run reports
+(tftpspec-report.schema.json), matrices from `report merge` (tftpspec-matrix.schema.json)
+and expectations files (tftpspec-expectations.schema.json).
 
-Usage: reports/validate.py REPORT.json [...]   (exit 0: all valid; 1: a report is invalid)
+Usage: reports/validate.py FILE.json [...]   (exit 0: all valid; 1: a file is invalid)
 """
 import json
 import pathlib
@@ -9,17 +11,26 @@ import sys
 
 import jsonschema
 
-schema = json.loads((pathlib.Path(__file__).parent / "tftpspec-report.schema.json").read_text())
-jsonschema.Draft202012Validator.check_schema(schema)
-validator = jsonschema.Draft202012Validator(schema)
+here = pathlib.Path(__file__).parent
+validators = {}
+for path in sorted(here.glob("tftpspec-*.schema.json")):
+    schema = json.loads(path.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validators[schema["$id"]] = jsonschema.Draft202012Validator(schema)
+
 status = 0
 for path in sys.argv[1:]:
-    report = json.loads(pathlib.Path(path).read_text())
-    errors = sorted(validator.iter_errors(report), key=lambda e: list(e.path))
+    document = json.loads(pathlib.Path(path).read_text())
+    validator = validators.get(document.get("$schema"))
+    if validator is None:
+        print(f"{path}: $schema {document.get('$schema')!r} is none of {sorted(validators)}", file=sys.stderr)
+        status = 1
+        continue
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
     for e in errors[:20]:
         print(f"{path}: {'/'.join(map(str, e.path)) or '(root)'}: {e.message}", file=sys.stderr)
     if errors:
         status = 1
     else:
-        print(f"{path}: valid ({len(report['results'])} results, {len(report['findings'])} findings)")
+        print(f"{path}: valid ({document['$schema'].rsplit('/', 1)[-1]})")
 sys.exit(status)

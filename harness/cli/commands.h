@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -30,6 +31,11 @@ inline int interrupted_exit_code() {
 void add_serve_command(CLI::App& app, Action& action);
 void add_transfer_commands(CLI::App& app, Action& action);  // get, put
 void add_selfcheck_command(CLI::App& app, Action& action);
-void add_run_command(CLI::App& app, Action& action, int argc, char** argv);  // run, fixtures
+void add_run_command(CLI::App& app, Action& action, int argc, char** argv);  // run, rerun, fixtures
+void add_report_command(CLI::App& app, Action& action);  // report merge
+
+// Whether a report can be written at `path` ("-" is stdout), checked before the work that
+// makes it: empty when fine, else why not.
+std::string check_output_path(const std::string& path);
 
 }  // namespace tftp::cli

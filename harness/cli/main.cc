@@ -72,18 +72,33 @@ void suggest(CLI::App& app, int argc, char** argv) {
     }
     return;
   }
+  int first_flag = 2;
+  std::string path = first;
+  // Nested subcommands (`report merge`): the flags are the innermost one's.
+  for (bool descended = true; descended && first_flag < argc;) {
+    descended = false;
+    for (auto* nested : sub->get_subcommands([](CLI::App*) { return true; })) {
+      if (nested->get_name() == argv[first_flag]) {
+        sub = nested;
+        path += " " + nested->get_name();
+        ++first_flag;
+        descended = true;
+        break;
+      }
+    }
+  }
   std::vector<std::string> flags;
   for (const auto* option : sub->get_options()) {
     for (const auto& l : option->get_lnames()) flags.push_back("--" + l);
     for (const auto& s : option->get_snames()) flags.push_back("-" + s);
   }
-  for (int i = 2; i < argc; ++i) {
+  for (int i = first_flag; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0) continue;
     arg = arg.substr(0, arg.find('='));
     if (std::find(flags.begin(), flags.end(), arg) != flags.end()) continue;
     const std::string guess = nearest(arg, flags);
-    std::fprintf(stderr, "tftpspec %s: unknown flag '%s'%s%s%s\n", first.c_str(), arg.c_str(),
+    std::fprintf(stderr, "tftpspec %s: unknown flag '%s'%s%s%s\n", path.c_str(), arg.c_str(),
                  guess.empty() ? "" : "; did you mean '", guess.c_str(), guess.empty() ? "" : "'?");
   }
 }
@@ -108,6 +123,9 @@ int main(int argc, char** argv) {
       "  tftpspec run                                                  the conformance catalogue against\n"
       "                                                                the embedded reference server\n"
       "  tftpspec run --target 127.0.0.1:69 --root /srv/tftp --json r.json   ... against a real server\n"
+      "  tftpspec run --target 127.0.0.1:69 --baseline r.json            ... failing only on a regression\n"
+      "  tftpspec rerun r.json --failed                                  repeat a run's failures\n"
+      "  tftpspec report merge hpa.json atftpd.json                      servers side by side\n"
       "  tftpspec selfcheck                                            transfer files through the\n"
       "                                                                reference server and client\n",
       "tftpspec"};
@@ -120,6 +138,7 @@ int main(int argc, char** argv) {
   tftp::cli::add_transfer_commands(app, action);
   tftp::cli::add_selfcheck_command(app, action);
   tftp::cli::add_run_command(app, action, argc, argv);
+  tftp::cli::add_report_command(app, action);
 
   try {
     app.parse(argc, argv);

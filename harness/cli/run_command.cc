@@ -14,11 +14,15 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <variant>
 
 #include "cli/commands.h"
+#include "cli/terminal.h"
 #include "client/client.h"
 #include "common/hash.h"
 #include "report/html_report.h"
+#include "report/baseline.h"
+#include "report/json_reader.h"
 #include "report/json_report.h"
 #include "report/junit_report.h"
 #include "report/ladder.h"
@@ -33,21 +37,19 @@ namespace tftp::cli {
 namespace {
 
 struct RunFlags {
-  std::optional<std::string> target;
-  std::optional<std::string> root;
-  bool upload_fixtures = false;
-  std::vector<std::string> include;
-  std::vector<std::string> exclude;
-  int jobs = 0;
+  // The flags that choose the target, the scenarios and the catalogue: the report stores
+  // them (its `run` object) and `rerun` starts from them.
+  report::RunSettings settings;
   std::optional<std::string> json;
   std::optional<std::string> junit;
   std::optional<std::string> html;
   uint64_t seed = 0;
   bool list = false;
-  bool slow = false;
   bool verbose = false;
-  std::string scenarios;
-  std::vector<std::string> reference_faults;
+  std::optional<std::string> baseline;
+  // Not a flag: set by `rerun` to the repeated report's catalogue digest, to warn when the
+  // scenarios changed since.
+  std::optional<std::string> rerun_of_catalogue;
 };
 
 std::string shell_quote(const std::string& s) {
@@ -75,23 +77,11 @@ std::string catalogue_digest(const std::string& dir, size_t count) {
   return buf;
 }
 
-// SGR colour of a verdict word on a terminal (https://no-color.org: never with NO_COLOR).
-const char* verdict_colour(report::Verdict v) {
-  switch (v) {
-    case report::Verdict::kPass: return "\033[32m";
-    case report::Verdict::kNote: return "\033[36m";
-    case report::Verdict::kWarn: return "\033[33m";
-    case report::Verdict::kFail: return "\033[1;31m";
-    case report::Verdict::kSkip: return "\033[2m";
-    case report::Verdict::kError: return "\033[35m";
-  }
-  return "";
-}
-
 void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose, bool colour) {
   const std::string word(report::verdict_name(r.verdict));
   if (colour) {
-    std::fprintf(out, "  %s%-5s\033[0m %-58s %8.1f ms\n", verdict_colour(r.verdict), word.c_str(), r.id.c_str(), r.duration_ms);
+    std::fprintf(out, "  %s%-5s%s %-58s %8.1f ms\n", verdict_colour(r.verdict), word.c_str(), kColourReset, r.id.c_str(),
+                 r.duration_ms);
   } else {
     std::fprintf(out, "  %-5s %-58s %8.1f ms\n", word.c_str(), r.id.c_str(), r.duration_ms);
   }
@@ -111,8 +101,8 @@ void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose,
 class Progress {
  public:
   Progress(std::FILE* out, size_t total, bool verbose)
-      : out_(out), total_(total), verbose_(verbose), tty_(::isatty(::fileno(out)) == 1),
-        colour_(tty_ && std::getenv("NO_COLOR") == nullptr), started_(real_now()) {}
+      : out_(out), total_(total), verbose_(verbose), tty_(::isatty(::fileno(out)) == 1), colour_(colour_wanted(out)),
+        started_(real_now()) {}
 
   void started(const std::string& id) {
     std::lock_guard lock(mutex_);
@@ -204,22 +194,7 @@ void print_selection(const std::vector<const scenario::Scenario*>& selected, boo
     rows.push_back({s->id, std::string(scenario::level_name(s->level)), s->slow ? "slow" : "default", comma_list(s->needs),
                     comma_list(s->tags), s->citation, s->title});
   }
-  // Columns are padded by what a terminal shows, not by bytes: a citation holds a two-byte '§'.
-  const auto shown = [](const std::string& t) {
-    return static_cast<size_t>(std::count_if(t.begin(), t.end(), [](char ch) { return (ch & 0xC0) != 0x80; }));
-  };
-  std::vector<size_t> width(header.size(), 0);
-  for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], shown(row[c]));
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t c = 0; c < row.size(); ++c) {
-      line += row[c];
-      if (c + 1 < row.size()) line += std::string(width[c] - shown(row[c]) + 2, ' ');
-    }
-    std::printf("%s\n", line.c_str());
-  }
+  print_table(stdout, rows);
   std::printf("%zu scenarios from %s\n", selected.size(), dir.c_str());
 }
 
@@ -252,23 +227,6 @@ std::string join(const std::vector<std::string>& globs, const std::string& prefi
   std::string out;
   for (const auto& g : globs) out += (out.empty() ? "" : " ") + prefix + shell_quote(g);
   return out;
-}
-
-// Checks before the run that the report can be written where asked: the directory exists
-// and we may create a file in it (tried, then removed). "-" is stdout. Empty when fine.
-std::string check_output_path(const std::string& path) {
-  if (path == "-") return {};
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return path + " is a directory";
-  const fs::path dir = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
-  if (!fs::is_directory(dir, ec)) return "directory " + dir.string() + " does not exist";
-  std::string probe = (dir / ".tftpspec-write-check-XXXXXX").string();
-  const int fd = ::mkstemp(probe.data());
-  if (fd < 0) return "cannot create a file in " + dir.string() + ": " + std::strerror(errno);
-  ::close(fd);
-  ::unlink(probe.c_str());
-  return {};
 }
 
 // The report files asked for, as (flag, path): each is checked before the run and written
@@ -412,7 +370,18 @@ int run(const RunFlags& f, const std::string& command) {
       return kExitUsage;
     }
   }
-  std::string dir = f.scenarios;
+  // A bad baseline is reported before the run, not after it.
+  std::optional<report::BaselineFile> baseline;
+  if (f.baseline) {
+    auto read = report::read_baseline_file(*f.baseline);
+    if (!read) {
+      std::fprintf(stderr, "tftpspec run: --baseline %s: %s; nothing was run\n", f.baseline->c_str(),
+                   read.error().to_string().c_str());
+      return kExitUsage;
+    }
+    baseline = std::move(*read);
+  }
+  std::string dir = f.settings.scenarios.value_or("");
   if (dir.empty()) {
     auto found = scenario::find_own_catalogue();
     if (!found) {
@@ -426,21 +395,28 @@ int run(const RunFlags& f, const std::string& command) {
     std::fprintf(stderr, "tftpspec run: %s\n", catalogue.error().to_string().c_str());
     return kExitUsage;
   }
+  const std::string digest = catalogue_digest(dir, catalogue->size());
+  if (f.rerun_of_catalogue && *f.rerun_of_catalogue != digest) {
+    std::fprintf(stderr,
+                 "tftpspec rerun: warning: the catalogue in %s is %s, the report's was %s: the scenarios changed "
+                 "since, so the verdicts may differ for that reason alone\n",
+                 dir.c_str(), digest.c_str(), f.rerun_of_catalogue->c_str());
+  }
   scenario::RunOptions options;
-  options.include = f.include;
-  options.exclude = f.exclude;
-  options.include_slow = f.slow;
+  options.include = f.settings.include;
+  options.exclude = f.settings.exclude;
+  options.include_slow = f.settings.slow;
   options.seed = f.seed != 0 ? f.seed : static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
   options.cancel = &g_interrupted;
 
   const auto selected = scenario::select(*catalogue, options);
   if (selected.empty()) {
     // A CI whose globs went stale must not read "nothing failed" as a pass.
-    std::string globs = join(f.include, "--scenario ");
-    if (!f.exclude.empty()) globs += (globs.empty() ? "" : " ") + join(f.exclude, "--exclude ");
+    std::string globs = join(f.settings.include, "--scenario ");
+    if (!f.settings.exclude.empty()) globs += (globs.empty() ? "" : " ") + join(f.settings.exclude, "--exclude ");
     auto with_slow = options;
     with_slow.include_slow = true;
-    const bool slow_only = !f.slow && !scenario::select(*catalogue, with_slow).empty();
+    const bool slow_only = !f.settings.slow && !scenario::select(*catalogue, with_slow).empty();
     std::fprintf(stderr, "tftpspec run: no scenario matches %s in %s%s\n", globs.empty() ? "the selection" : globs.c_str(),
                  dir.c_str(), slow_only ? " outside the slow group (--slow includes it)" : " (--list shows the catalogue)");
     return kExitUsage;
@@ -451,33 +427,33 @@ int run(const RunFlags& f, const std::string& command) {
   }
 
   std::unique_ptr<scenario::Target> target;
-  if (f.target) {
-    auto address = Address::parse(*f.target, 69);
+  if (f.settings.target) {
+    auto address = Address::parse(*f.settings.target, 69);
     if (!address) {
-      std::fprintf(stderr, "tftpspec run: --target %s: %s\n", f.target->c_str(), address.error().message.c_str());
+      std::fprintf(stderr, "tftpspec run: --target %s: %s\n", f.settings.target->c_str(), address.error().message.c_str());
       return kExitUsage;
     }
-    if (f.root) {
-      auto written = scenario::write_fixtures(*f.root);
+    if (f.settings.root) {
+      auto written = scenario::write_fixtures(*f.settings.root);
       if (!written) {
         std::fprintf(stderr, "tftpspec run: --root: %s\n", written.error().message.c_str());
         return kExitUsage;
       }
     }
-    if (f.upload_fixtures && !upload_fixtures(*address)) return kExitUsage;
-    target = std::make_unique<scenario::UdpTarget>(*address, /*fixtures_written=*/f.root.has_value());
-    options.jobs = f.jobs > 0 ? f.jobs : 16;  // mostly waiting on the target's timers
+    if (f.settings.upload_fixtures && !upload_fixtures(*address)) return kExitUsage;
+    target = std::make_unique<scenario::UdpTarget>(*address, /*fixtures_written=*/f.settings.root.has_value());
+    options.jobs = f.settings.jobs > 0 ? f.settings.jobs : 16;  // mostly waiting on the target's timers
   } else {
-    if (!f.reference_faults.empty() && f.target) {
+    if (!f.settings.reference_faults.empty() && f.settings.target) {
       std::fprintf(stderr, "tftpspec run: --reference-fault applies to the embedded server only\n");
       return kExitUsage;
     }
-    if (f.root || f.upload_fixtures) {
+    if (f.settings.root || f.settings.upload_fixtures) {
       std::fprintf(stderr, "tftpspec run: --root and --upload-fixtures need --target (the embedded server has its fixtures)\n");
       return kExitUsage;
     }
     auto config = scenario::EmbeddedTarget::default_config();
-    for (const auto& name : f.reference_faults) {
+    for (const auto& name : f.settings.reference_faults) {
       const auto* fault = scenario::find_reference_fault(name);
       if (fault == nullptr) {
         std::fprintf(stderr, "tftpspec run: unknown --reference-fault %s; known:\n", name.c_str());
@@ -487,7 +463,7 @@ int run(const RunFlags& f, const std::string& command) {
       fault->apply(config);
     }
     target = std::make_unique<scenario::EmbeddedTarget>(config);
-    options.jobs = f.jobs > 0 ? f.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    options.jobs = f.settings.jobs > 0 ? f.settings.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
   const bool verbose = f.verbose;
   // The sanity scenario runs first and last: two more results than selected.
@@ -506,16 +482,35 @@ int run(const RunFlags& f, const std::string& command) {
   report.seed = options.seed;
   report.tool_version = TFTPSPEC_VERSION;
   report.command = command;
-  report.catalogue_version = catalogue_digest(dir, catalogue->size());
-  report.selection = f.include;
-  for (const auto& e : f.exclude) report.selection.push_back("!" + e);
-  if (f.slow) report.selection.push_back("group:slow");
+  report.catalogue_version = digest;
+  report.run = f.settings;
+  report.selection = f.settings.include;
+  for (const auto& e : f.settings.exclude) report.selection.push_back("!" + e);
+  if (f.settings.slow) report.selection.push_back("group:slow");
 
   print_run_summary(human, report);
+  if (baseline && report.interrupted) {
+    std::fprintf(human, "interrupted: not compared with the baseline %s\n", f.baseline->c_str());
+  } else if (baseline) {
+    std::set<std::string> ids;
+    for (const auto& s : *catalogue) ids.insert(s.id);
+    report.baseline = std::visit([&](const auto& b) { return report::compare(b, report, ids); }, *baseline);
+    report.baseline->file = *f.baseline;
+    print_comparison(human, *report.baseline, colour_wanted(human));
+  }
   int code = kExitOk;
   const auto& s = report.summary;
   if (report.interrupted) {
     code = interrupted_exit_code();
+  } else if (report.baseline) {
+    // Against a baseline only a regression fails the run (report/baseline.h): the verdicts
+    // the baseline already had, fails and errors too, are accepted. A target that never
+    // answered is still a harness error: nothing was judged.
+    if (!report.target.alive && !report.target_died_after) {
+      code = kExitUsage;
+    } else {
+      code = report.baseline->regression() ? kExitFailure : kExitOk;
+    }
   } else if (s.fail > 0 || s.findings_fail > 0) {
     code = kExitFailure;
   } else if (s.error > 0 || !report.target.alive) {
@@ -555,7 +550,124 @@ int fixtures_command(const std::string& dir) {
   return kExitOk;
 }
 
+// The flags of `run`, registered on `run` and on `rerun` (where they override what the
+// report stored).
+void add_run_flags(CLI::App* cmd, RunFlags& flags) {
+  cmd->add_option("--target", flags.settings.target, "HOST[:PORT] of the server under test (port 69 by default)");
+  cmd->add_option("--root", flags.settings.root, "Write the fixtures into the target's root DIR first");
+  cmd->add_flag("--upload-fixtures", flags.settings.upload_fixtures,
+                "Upload the fixtures by WRQ first (the target must allow it). Files already there are kept and "
+                "checked like any others. TFTP cannot delete: the uploaded files stay on the target");
+  cmd->add_option("--scenario", flags.settings.include,
+                  "Run only scenarios whose id matches GLOB (repeatable); a selection matching nothing exits 2");
+  cmd->add_option("--exclude", flags.settings.exclude, "Skip scenarios whose id matches GLOB (repeatable)");
+  cmd->add_option("--jobs,-j", flags.settings.jobs, "Scenarios run at once (default: 16 for a real target, the core count embedded)")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--json", flags.json,
+                  "Write the JSON report to FILE, '-' for stdout (then the progress goes to stderr); the "
+                  "directory is checked before the run (schema: reports/tftpspec-report.schema.json). "
+                  "With --list, print the selection as JSON (no FILE needed)")
+      ->expected(0, 1);
+  cmd->add_option("--junit", flags.junit,
+                  "Write a JUnit XML report to FILE ('-' for stdout) for CI dashboards: a suite per group (rfc1350, ..., "
+                  "security, sanity), a testcase per scenario; fail is a failure, error an error, skip skipped; warn and "
+                  "note pass with 'WARN:'/'NOTE:' in system-out; run-wide findings are a last suite where a MUST is a "
+                  "failure (schema: reports/tftpspec-junit.xsd). Checked before the run like --json");
+  cmd->add_option("--html", flags.html,
+                  "Write the report as one self-contained HTML page to FILE ('-' for stdout): summary by RFC and "
+                  "level, findings, each non-pass's datagrams as a ladder, verdict filters, no JavaScript needed; "
+                  "checked before the run and written, partial, on an interrupt like --json");
+  cmd->add_option("--seed", flags.seed, "Seed for unique names and the virtual network (default: from the clock; in the report)");
+  cmd->add_flag("--list", flags.list, "List the selected scenarios and exit");
+  cmd->add_flag("--slow", flags.settings.slow, "Include the slow group (scenarios that wait for the target to give up)");
+  cmd->add_flag("-v,--verbose", flags.verbose, "Print the datagram evidence of every non-pass");
+  cmd->add_option("--reference-fault", flags.settings.reference_faults,
+                  "Make the embedded reference server break one rule on purpose (repeatable; 'list' lists them) "
+                  "to see which scenarios catch it");
+  cmd->add_option("--scenarios", flags.settings.scenarios,
+                  "Scenario directory (default: $TFTPSPEC_SCENARIOS, else share/tftpspec/scenarios beside the installed "
+                  "binary, else the source tree's for a binary in its build tree)");
+  cmd->add_option("--baseline", flags.baseline,
+                  "Compare with FILE, an earlier JSON report or an expectations file (scenarios/README.md): print "
+                  "what changed and exit 1 only on a regression (a new fail, warn or error, a new MUST finding); a "
+                  "bad FILE exits 2 before the run");
+}
+
+struct RerunFlags {
+  std::string report;
+  bool failed = false;
+};
+
+void add_rerun_flags(CLI::App* cmd, RerunFlags& flags) {
+  cmd->add_option("report", flags.report, "The JSON report of the run to repeat")->required();
+  cmd->add_flag("--failed", flags.failed, "Repeat only the scenarios that were fail, warn or error (an interrupted "
+                                          "run's unfinished ones too)")
+      ->excludes(cmd->get_option("--scenario"))
+      ->excludes(cmd->get_option("--exclude"));
+}
+
+// `rerun REPORT`: the run the report stores (target, selection, seed, catalogue directory),
+// with the flags given on the rerun's command line over it. Those are parsed a second time
+// into the stored settings: CLI11 assigns only the options that are given.
+int rerun(const RerunFlags& r, const std::vector<std::string>& args, const std::string& command) {
+  auto read = report::read_report_file(r.report);
+  if (!read) {
+    std::fprintf(stderr, "tftpspec rerun: %s: %s\n", r.report.c_str(), read.error().to_string().c_str());
+    return kExitUsage;
+  }
+  if (!read->run) {
+    std::fprintf(stderr, "tftpspec rerun: %s holds no run settings (written by a tftpspec before rerun); its command was: %s\n",
+                 r.report.c_str(), read->command.c_str());
+    return kExitUsage;
+  }
+  RunFlags flags;
+  flags.settings = *read->run;
+  flags.seed = read->seed;
+  flags.rerun_of_catalogue = read->catalogue_version;
+  if (r.failed) {
+    std::set<std::string> ids;
+    for (const auto& s : read->results) {
+      // The sanity scenario ("<id>#first", "#last") runs in every run anyway.
+      if (s.id.find('#') != std::string::npos) continue;
+      if (s.verdict == report::Verdict::kFail || s.verdict == report::Verdict::kWarn || s.verdict == report::Verdict::kError) {
+        ids.insert(s.id);
+      }
+    }
+    if (ids.empty()) {
+      std::printf("tftpspec rerun: %s has no fail, warn or error: nothing to run again\n", r.report.c_str());
+      return kExitOk;
+    }
+    flags.settings.include.assign(ids.begin(), ids.end());  // exact ids: no glob character appears in one
+    flags.settings.exclude.clear();
+  }
+  CLI::App again;
+  RerunFlags ignored;
+  add_run_flags(&again, flags);
+  add_rerun_flags(&again, ignored);
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes a vector last argument first
+  again.parse(reversed);
+  // stderr: with --json - stdout carries the report alone.
+  std::fprintf(stderr, "tftpspec rerun: %s (%s)\n", r.report.c_str(), read->command.c_str());
+  return run(flags, command);
+}
+
 }  // namespace
+
+// The directory exists and we may create a file in it (tried, then removed).
+std::string check_output_path(const std::string& path) {
+  if (path == "-") return {};
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return path + " is a directory";
+  const fs::path dir = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
+  if (!fs::is_directory(dir, ec)) return "directory " + dir.string() + " does not exist";
+  std::string probe = (dir / ".tftpspec-write-check-XXXXXX").string();
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0) return "cannot create a file in " + dir.string() + ": " + std::strerror(errno);
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return {};
+}
 
 void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
   auto flags = std::make_shared<RunFlags>();
@@ -569,47 +681,39 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {
       "Exit status: 0 no failure, 1 some scenario failed or a run-wide finding broke a MUST, 2 usage or harness error (also: no scenario\n"
       "selected, report path not writable), 130/143 interrupted by SIGINT/SIGTERM: the run ends within\n"
       "about a second and the partial report (interrupted: true) is written; a second signal exits at once.\n"
+      "With --baseline the verdicts the baseline already had are accepted: exit 1 only on a regression (a scenario\n"
+      "newly fail, warn or error; a new run-wide MUST finding, or one that was a warn), else 0; 2 as above.\n"
       "Examples:\n"
       "  tftpspec run                                        the embedded reference server, virtual time\n"
       "  tftpspec run --target 127.0.0.1:6969 --root /srv/tftp --json report.json --html report.html --junit junit.xml\n"
-      "  tftpspec run --target [::1]:69 --scenario 'rfc2348.*' --jobs 4\n");
-  cmd->add_option("--target", flags->target, "HOST[:PORT] of the server under test (port 69 by default)");
-  cmd->add_option("--root", flags->root, "Write the fixtures into the target's root DIR first");
-  cmd->add_flag("--upload-fixtures", flags->upload_fixtures,
-                "Upload the fixtures by WRQ first (the target must allow it). Files already there are kept and "
-                "checked like any others. TFTP cannot delete: the uploaded files stay on the target");
-  cmd->add_option("--scenario", flags->include,
-                  "Run only scenarios whose id matches GLOB (repeatable); a selection matching nothing exits 2");
-  cmd->add_option("--exclude", flags->exclude, "Skip scenarios whose id matches GLOB (repeatable)");
-  cmd->add_option("--jobs,-j", flags->jobs, "Scenarios run at once (default: 16 for a real target, the core count embedded)")
-      ->check(CLI::Range(1, 256));
-  cmd->add_option("--json", flags->json,
-                  "Write the JSON report to FILE, '-' for stdout (then the progress goes to stderr); the "
-                  "directory is checked before the run (schema: reports/tftpspec-report.schema.json). "
-                  "With --list, print the selection as JSON (no FILE needed)")
-      ->expected(0, 1);
-  cmd->add_option("--junit", flags->junit,
-                  "Write a JUnit XML report to FILE ('-' for stdout) for CI dashboards: a suite per group (rfc1350, ..., "
-                  "security, sanity), a testcase per scenario; fail is a failure, error an error, skip skipped; warn and "
-                  "note pass with 'WARN:'/'NOTE:' in system-out; run-wide findings are a last suite where a MUST is a "
-                  "failure (schema: reports/tftpspec-junit.xsd). Checked before the run like --json");
-  cmd->add_option("--html", flags->html,
-                  "Write the report as one self-contained HTML page to FILE (summary by RFC and level, "
-                  "findings, each non-pass's datagrams as a ladder; verdict filters; no JavaScript needed), "
-                  "('-' for stdout), checked before the run and written, partial, on an interrupt like --json");
-  cmd->add_option("--seed", flags->seed, "Seed for unique names and the virtual network (default: from the clock; in the report)");
-  cmd->add_flag("--list", flags->list, "List the selected scenarios and exit");
-  cmd->add_flag("--slow", flags->slow, "Include the slow group (scenarios that wait for the target to give up)");
-  cmd->add_flag("-v,--verbose", flags->verbose, "Print the datagram evidence of every non-pass");
-  cmd->add_option("--reference-fault", flags->reference_faults,
-                  "Make the embedded reference server break one rule on purpose (repeatable; 'list' lists them) "
-                  "to see which scenarios catch it");
-  cmd->add_option("--scenarios", flags->scenarios,
-                  "Scenario directory (default: $TFTPSPEC_SCENARIOS, else share/tftpspec/scenarios beside the installed "
-                  "binary, else the source tree's for a binary in its build tree)");
+      "  tftpspec run --target [::1]:69 --scenario 'rfc2348.*' --jobs 4\n"
+      "  tftpspec run --target 127.0.0.1:69 --baseline yesterday.json          fail only if something got worse\n"
+      "  tftpspec run --target 127.0.0.1:69 --baseline scenarios/expectations/tftpd-hpa.json\n");
+  add_run_flags(cmd, *flags);
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + shell_quote(argv[i]);
   cmd->callback([flags, &action, command] { action = [flags, command] { return run(*flags, command); }; });
+
+  auto rerun_flags = std::make_shared<RerunFlags>();
+  auto* re = app.add_subcommand("rerun", "Repeat the run a JSON report records (same target, selection, seed and "
+                                         "flags), or only its failures");
+  re->footer(
+      "\nThe report stores the flags that chose the target, the scenarios and the catalogue (its 'run' object) and the\n"
+      "seed. Run flags given here replace the stored ones (--json, -v, --baseline are never stored: give them again).\n"
+      "A catalogue that changed since the report (another digest) is warned about, not refused. Exit status as `run`.\n"
+      "Examples:\n"
+      "  tftpspec rerun report.json                         the same run again\n"
+      "  tftpspec rerun report.json --failed -v             only what was fail, warn or error, with the evidence\n"
+      "  tftpspec rerun report.json --baseline report.json  the same run, failing only on a regression\n");
+  auto run_flags = std::make_shared<RunFlags>();  // checked here, applied over the report's in rerun()
+  add_run_flags(re, *run_flags);
+  add_rerun_flags(re, *rerun_flags);
+  // The words after "rerun", parsed again over the stored settings.
+  std::vector<std::string> rerun_args;
+  for (int i = 2; i < argc; ++i) rerun_args.push_back(argv[i]);
+  re->callback([rerun_flags, rerun_args, &action, command] {
+    action = [rerun_flags, rerun_args, command] { return rerun(*rerun_flags, rerun_args, command); };
+  });
 
   auto dir = std::make_shared<std::string>();
   auto* fx = app.add_subcommand("fixtures", "Write the files a target must serve for the catalogue into DIR");

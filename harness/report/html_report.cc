@@ -434,11 +434,12 @@ std::string render_html(const RunReport& run) {
   return out;
 }
 
-std::string render_matrix_html(const std::vector<RunReport>& runs) {
-  // Column labels: the target's description and address; two runs against the same target
-  // (before and after a fix) are told apart by their start time, then by their position.
+std::string render_matrix_html(const std::vector<RunReport>& runs, const std::vector<std::string>& names) {
+  // Column labels: the given names, else the target's description and address; two runs
+  // against the same target (before and after a fix) are told apart by their start time,
+  // then by their position.
   std::vector<std::string> labels;
-  for (const auto& r : runs) labels.push_back(run_label(r));
+  for (size_t i = 0; i < runs.size(); ++i) labels.push_back(i < names.size() ? names[i] : run_label(runs[i]));
   const auto tell_apart = [&labels](const std::function<std::string(size_t, const std::string&)>& suffix) {
     std::map<std::string, int> uses;
     for (const auto& l : labels) ++uses[l];

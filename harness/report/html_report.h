@@ -20,8 +20,9 @@ namespace tftp::report {
 std::string render_html(const RunReport& run);
 
 // A fleet: servers (runs) as columns, scenarios as rows, each non-pass cell linking to that
-// run's evidence embedded further down the same page, then each run's findings.
-std::string render_matrix_html(const std::vector<RunReport>& runs);
+// run's evidence embedded further down the same page, then each run's findings. Columns are
+// headed by `names` when given (one per run, as `report merge` names them), else by target.
+std::string render_matrix_html(const std::vector<RunReport>& runs, const std::vector<std::string>& names = {});
 
 // `text` safe as HTML text or a double- or single-quoted attribute value.
 std::string html_escape(std::string_view text);

@@ -58,6 +58,41 @@ json run_finding_json(const RunFinding& f) {
   return j;
 }
 
+json optional_string(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
+
+json optional_verdict(const std::optional<Verdict>& v) { return v ? json(std::string(verdict_name(*v))) : json(nullptr); }
+
+json run_settings_json(const RunSettings& s) {
+  return {{"target", optional_string(s.target)},
+          {"root", optional_string(s.root)},
+          {"upload_fixtures", s.upload_fixtures},
+          {"include", s.include},
+          {"exclude", s.exclude},
+          {"slow", s.slow},
+          {"jobs", s.jobs},
+          {"reference_faults", s.reference_faults},
+          {"catalogue_dir", optional_string(s.scenarios)}};
+}
+
+json baseline_json(const BaselineComparison& b) {
+  json changes = json::array();
+  for (const auto& c : b.changes) {
+    changes.push_back({{"kind", std::string(change_kind_name(c.kind))},
+                       {"id", c.id},
+                       {"before", optional_verdict(c.before)},
+                       {"after", optional_verdict(c.after)},
+                       {"reason", c.reason},
+                       {"why", c.why},
+                       {"regression", c.regression}});
+  }
+  return {{"file", b.file},
+          {"kind", b.kind == BaselineKind::kReport ? "report" : "expectations"},
+          {"description", b.description},
+          {"regression", b.regression()},
+          {"not_selected", b.not_selected},
+          {"changes", changes}};
+}
+
 }  // namespace
 
 json to_json(const RunReport& r) {
@@ -93,10 +128,12 @@ json to_json(const RunReport& r) {
         {"skip", r.summary.skip}, {"error", r.summary.error},
         {"findings", {{"fail", r.summary.findings_fail}, {"warn", r.summary.findings_warn}, {"note", r.summary.findings_note}}}}},
       {"interrupted", r.interrupted},
-      {"target_died_after", r.target_died_after ? json(*r.target_died_after) : json(nullptr)},
+      {"target_died_after", optional_string(r.target_died_after)},
       {"results", results},
       {"findings", findings},
   };
+  if (r.run) j["run"] = run_settings_json(*r.run);
+  if (r.baseline) j["baseline"] = baseline_json(*r.baseline);
   return j;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 namespace tftp::report {
 
@@ -22,6 +23,36 @@ std::optional<Verdict> verdict_from_name(std::string_view name) {
     if (verdict_name(v) == name) return v;
   }
   return std::nullopt;
+}
+
+namespace {
+// One table for both directions, so a name cannot be written one way and read another.
+constexpr std::pair<ChangeKind, std::string_view> kChangeNames[] = {
+    {ChangeKind::kNewFail, "new_fail"},         {ChangeKind::kNewWarn, "new_warn"},
+    {ChangeKind::kNewError, "new_error"},       {ChangeKind::kNewlySkipped, "newly_skipped"},
+    {ChangeKind::kFixed, "fixed"},              {ChangeKind::kImproved, "improved"},
+    {ChangeKind::kChanged, "changed"},          {ChangeKind::kAdded, "added"},
+    {ChangeKind::kRemoved, "removed"},          {ChangeKind::kNewFinding, "new_finding"},
+    {ChangeKind::kFindingGone, "finding_gone"}, {ChangeKind::kFindingChanged, "finding_changed"},
+};
+}  // namespace
+
+std::string_view change_kind_name(ChangeKind k) {
+  for (const auto& entry : kChangeNames) {
+    if (entry.first == k) return entry.second;
+  }
+  return "changed";
+}
+
+std::optional<ChangeKind> change_kind_from_name(std::string_view name) {
+  for (const auto& entry : kChangeNames) {
+    if (entry.second == name) return entry.first;
+  }
+  return std::nullopt;
+}
+
+bool BaselineComparison::regression() const {
+  return std::any_of(changes.begin(), changes.end(), [](const BaselineChange& c) { return c.regression; });
 }
 
 int severity(Verdict v) {

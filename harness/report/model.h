@@ -42,6 +42,7 @@ struct EvidenceLine {
   // Its first bytes in hex (text.h hex_bytes), for the datagrams a finding cites and the
   // withheld ones; empty for the others, to keep reports small.
   std::string hex;
+  friend bool operator==(const EvidenceLine&, const EvidenceLine&) = default;
 };
 inline constexpr std::string_view kMarkWithheld = "withheld";
 inline constexpr std::string_view kMarkDuplicate = "duplicate";
@@ -58,6 +59,7 @@ struct FindingRecord {
   std::vector<size_t> evidence;           // indices into the scenario's datagram log
   std::vector<EvidenceLine> datagrams;    // those datagrams, decoded (at most kFindingDatagrams)
   std::string key() const { return id + "|" + cause; }
+  friend bool operator==(const FindingRecord&, const FindingRecord&) = default;
 };
 inline constexpr size_t kFindingDatagrams = 16;
 
@@ -69,6 +71,7 @@ struct RunFinding {
   std::string first_seen_in;         // scenario id
   std::vector<std::string> scenarios;  // every scenario that saw it, sorted
   size_t sightings = 0;
+  friend bool operator==(const RunFinding&, const RunFinding&) = default;
 };
 
 struct ScenarioResult {
@@ -94,6 +97,7 @@ struct ScenarioResult {
   std::vector<FindingRecord> findings;    // about this scenario's own requirement: they set the verdict
   std::vector<FindingRecord> incidental;  // other rules' findings; the runner moves them to RunReport::findings
   std::vector<std::string> see_also;      // keys of the run findings this scenario saw
+  friend bool operator==(const ScenarioResult&, const ScenarioResult&) = default;
 };
 
 // What discovery measured of the path to the target; every timing judgement derives from it.
@@ -101,6 +105,7 @@ struct PathMeasurement {
   int samples = 0;       // round trips timed
   double rtt_ms = 0;     // median request-to-first-reply time
   double jitter_ms = 0;  // spread of the samples (max - min)
+  friend bool operator==(const PathMeasurement&, const PathMeasurement&) = default;
 };
 
 // A fixture the selected scenarios need, as the target serves it.
@@ -108,6 +113,7 @@ struct FixtureCheck {
   std::string name;
   std::string status;  // "ok", "missing", "different", "unreadable"
   std::string detail;
+  friend bool operator==(const FixtureCheck&, const FixtureCheck&) = default;
 };
 
 struct TargetInfo {
@@ -120,12 +126,74 @@ struct TargetInfo {
   PathMeasurement path;
   std::vector<FixtureCheck> fixtures;
   std::vector<std::string> notes;
+  friend bool operator==(const TargetInfo&, const TargetInfo&) = default;
 };
 
 struct Summary {
   int pass = 0, note = 0, fail = 0, warn = 0, skip = 0, error = 0;
   // Run-wide findings by verdict (each counted once, however many scenarios saw it).
   int findings_fail = 0, findings_warn = 0, findings_note = 0;
+  friend bool operator==(const Summary&, const Summary&) = default;
+};
+
+// How the run was asked for: the flags that choose the target, the scenarios and the
+// catalogue, not where the output goes, so that `tftpspec rerun` repeats the run exactly.
+// Stored structured (not only as the command line) so a rerun needs no shell parsing.
+struct RunSettings {
+  std::optional<std::string> target;   // --target; none: the embedded reference server
+  std::optional<std::string> root;     // --root
+  bool upload_fixtures = false;
+  std::vector<std::string> include;    // --scenario globs
+  std::vector<std::string> exclude;    // --exclude globs
+  bool slow = false;
+  int jobs = 0;                        // --jobs; 0: the default for the target
+  std::vector<std::string> reference_faults;
+  std::optional<std::string> scenarios;  // --scenarios DIR; none: the default catalogue
+  friend bool operator==(const RunSettings&, const RunSettings&) = default;
+};
+
+// What changed against a baseline (`run --baseline FILE`): an earlier report, or an
+// expectations file (the known deviations of a server; a scenario not listed is expected to
+// pass). For an expectations file every scenario change is an expectation no longer met.
+enum class BaselineKind { kReport, kExpectations };
+enum class ChangeKind {
+  kNewFail,         // now fail, before anything else
+  kNewWarn,         // now warn, before pass, note, skip or error
+  kNewError,        // now error: the harness could no longer judge it
+  kNewlySkipped,    // now skip
+  kFixed,           // was fail or warn, now pass or note
+  kImproved,        // was fail, now warn
+  kChanged,         // any other change (pass <-> note, error or skip -> pass)
+  kAdded,           // in the run, not in the baseline report
+  kRemoved,         // in the baseline, no longer in the catalogue
+  kNewFinding,      // a run-wide finding (rule id | cause) the baseline does not have
+  kFindingGone,     // a baseline finding not seen in this run
+  kFindingChanged,  // the same finding with another verdict
+};
+std::string_view change_kind_name(ChangeKind k);  // "new_fail", ...
+std::optional<ChangeKind> change_kind_from_name(std::string_view name);
+
+struct BaselineChange {
+  ChangeKind kind = ChangeKind::kChanged;
+  std::string id;                 // scenario id, or the finding's key (rule id|cause)
+  std::optional<Verdict> before;  // the baseline's (or the expected) verdict; none when added
+  std::optional<Verdict> after;   // this run's; none when removed or gone
+  std::string reason;             // this run's reason for `after`
+  std::string why;                // an expectations file's recorded why for `before`
+  bool regression = false;        // see baseline.h for the policy
+  friend bool operator==(const BaselineChange&, const BaselineChange&) = default;
+};
+
+struct BaselineComparison {
+  std::string file;
+  BaselineKind kind = BaselineKind::kReport;
+  std::string description;  // a report: its target and start; expectations: the server
+  std::vector<BaselineChange> changes;
+  // Baseline scenarios still in the catalogue but outside this run's selection: not
+  // compared, and counted rather than listed (a narrower --scenario is no removal).
+  size_t not_selected = 0;
+  bool regression() const;
+  friend bool operator==(const BaselineComparison&, const BaselineComparison&) = default;
 };
 
 struct RunReport {
@@ -144,6 +212,9 @@ struct RunReport {
   std::vector<RunFinding> findings;  // incidental findings, deduplicated by rule id and cause
   bool interrupted = false;
   std::optional<std::string> target_died_after;  // scenario id after which the target stopped answering
+  std::optional<RunSettings> run;  // none in reports of tftpspec before `rerun`
+  std::optional<BaselineComparison> baseline;  // with --baseline
+  friend bool operator==(const RunReport&, const RunReport&) = default;
 };
 
 Summary summarize(const std::vector<ScenarioResult>& results, const std::vector<RunFinding>& findings = {});

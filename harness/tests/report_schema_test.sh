@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The JSON report validates against its schema: a clean run, a run with faults (failures,
-# run-wide findings, notes) and an interrupted run's shape are all checked.
+# The JSON files tftpspec writes validate against their schemas (reports/*.schema.json, chosen
+# by each file's $schema): a clean run, a run with faults (failures, run-wide findings,
+# notes), runs with a baseline (a report, an expectations file), the matrix of `report
+# merge`, and the catalogue's expectations files.
 set -euo pipefail
 tftpspec="$1"
 src="$2"
@@ -8,6 +10,11 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 "$tftpspec" run --seed 1 --json "$out/clean.json" >/dev/null
 # Faults make fails, warns, notes and run-wide findings: the exit status is 1 by design.
-"$tftpspec" run --seed 2 --reference-fault answer_from_listen_port --reference-fault resend_on_duplicate_ack \
-  --reference-fault allow_traversal --json "$out/faults.json" >/dev/null || [ $? -eq 1 ]
-/usr/bin/python3 "$src/reports/validate.py" "$out/clean.json" "$out/faults.json"
+faults=(--reference-fault answer_from_listen_port --reference-fault resend_on_duplicate_ack --reference-fault allow_traversal)
+"$tftpspec" run --seed 2 "${faults[@]}" --json "$out/faults.json" >/dev/null || [ $? -eq 1 ]
+# Against baselines: every kind of change the faults make (exit 1: they are regressions).
+"$tftpspec" run --seed 2 "${faults[@]}" --baseline "$out/clean.json" --json "$out/against-report.json" >/dev/null || [ $? -eq 1 ]
+"$tftpspec" run --seed 1 --baseline "$src/scenarios/expectations/atftpd.json" --json "$out/against-expectations.json" >/dev/null
+"$tftpspec" report merge "$out/clean.json" "$out/faults.json" --json "$out/matrix.json" >/dev/null
+/usr/bin/python3 "$src/reports/validate.py" "$out/clean.json" "$out/faults.json" "$out/against-report.json" \
+  "$out/against-expectations.json" "$out/matrix.json" "$src"/scenarios/expectations/*.json
