@@ -22,7 +22,8 @@
 
 namespace tftp::pcap {
 
-// Link types (the values pcap files carry, LINKTYPE_*; DLT_* equal them for these).
+// Link types: the values pcap files carry (LINKTYPE_*) and those libpcap reports (DLT_*),
+// which differ for raw IP (LINKTYPE_RAW 101 is DLT_RAW, 12 on Linux and 14 on OpenBSD).
 inline constexpr int kLinkNull = 0;        // BSD loopback, host byte order of the writer
 inline constexpr int kLinkEthernet = 1;
 inline constexpr int kLinkRaw = 101;       // raw IPv4 or IPv6 (LINKTYPE_RAW)
