@@ -27,9 +27,13 @@ inline int interrupted_exit_code() {
   return 128 + (sig != 0 ? sig : 2);
 }
 
+// Why `path` cannot take a report ("-" is stdout), or empty: checked before any work.
+std::string check_output_path(const std::string& path);
+
 void add_serve_command(CLI::App& app, Action& action);
 void add_transfer_commands(CLI::App& app, Action& action);  // get, put
 void add_selfcheck_command(CLI::App& app, Action& action);
 void add_run_command(CLI::App& app, Action& action, int argc, char** argv);  // run, fixtures
+void add_analyze_command(CLI::App& app, Action& action);
 
 }  // namespace tftp::cli

@@ -109,7 +109,9 @@ int main(int argc, char** argv) {
       "                                                                the embedded reference server\n"
       "  tftpspec run --target 127.0.0.1:69 --root /srv/tftp --json r.json   ... against a real server\n"
       "  tftpspec selfcheck                                            transfer files through the\n"
-      "                                                                reference server and client\n",
+      "                                                                reference server and client\n"
+      "  tftpspec analyze capture.pcap --extract files/                the TFTP transfers in a capture,\n"
+      "                                                                judged by the same rules\n",
       "tftpspec"};
   app.set_version_flag("--version", "tftpspec 0.1.0");
   app.require_subcommand(1);
@@ -120,6 +122,7 @@ int main(int argc, char** argv) {
   tftp::cli::add_transfer_commands(app, action);
   tftp::cli::add_selfcheck_command(app, action);
   tftp::cli::add_run_command(app, action, argc, argv);
+  tftp::cli::add_analyze_command(app, action);
 
   try {
     app.parse(argc, argv);

@@ -280,6 +280,8 @@ std::string join(const std::vector<std::string>& globs, const std::string& prefi
   return out;
 }
 
+}  // namespace
+
 // Checks before the run that the report can be written where asked: the directory exists
 // and we may create a file in it (tried, then removed). "-" is stdout. Empty when fine.
 std::string check_output_path(const std::string& path) {
@@ -296,6 +298,8 @@ std::string check_output_path(const std::string& path) {
   ::unlink(probe.c_str());
   return {};
 }
+
+namespace {
 
 // Runs the catalogue on a thread of its own, so that an interrupt ends the run within
 // about a second even if a scenario is slow to notice: after kInterruptGrace the report
