@@ -2,6 +2,7 @@
 # Installs everything tftpspec needs to build and test on Debian 12, idempotently.
 # - build deps: compilers, CMake/Ninja, libraries from Debian packages
 # - peers for interop tests: tftpd-hpa, dnsmasq, clients tftp-hpa, atftp, curl, busybox
+# - tcpdump: records the pcaps/ corpus and is the baseline of the capture benchmark
 # - atftpd conflicts with tftpd-hpa, so its .deb is unpacked (dpkg -x) under build/peers/atftpd
 # Package installs must not start services on port 69: a policy-rc.d denies starts while we install.
 set -euo pipefail
@@ -12,7 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libpcap-dev libyaml-cpp-dev nlohmann-json3-dev libexpected-dev libcli11-dev libfmt-dev libxxhash-dev
   tftpd-hpa tftp-hpa atftp dnsmasq-base curl busybox
-  iproute2 procps util-linux python3-jsonschema jq
+  iproute2 procps util-linux python3-jsonschema jq tcpdump
 )
 
 SUDO=""
