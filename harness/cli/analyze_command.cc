@@ -306,21 +306,7 @@ int analyze(const AnalyzeFlags& f) {
 
   Printer printer(human, json ? &*json : nullptr, extractor ? &*extractor : nullptr);
   pcap::Analyzer analyzer(printer, f.ports, limits);
-  bool interrupted = false;
-  for (;;) {
-    if (g_interrupted.load()) {
-      interrupted = true;
-      break;
-    }
-    auto frame = reader->next();
-    if (!frame) {
-      analyzer.note_read_error(frame.error());
-      break;
-    }
-    if (!*frame) break;
-    analyzer.add(**frame);
-  }
-  analyzer.finish();
+  const bool interrupted = !pcap::analyze_all(*reader, analyzer, &g_interrupted);
   const auto& st = analyzer.stats();
   const Totals& t = printer.totals;
 

@@ -102,6 +102,25 @@ bool answers(proto::Opcode request, const proto::Packet& p) {
   return a != nullptr && a->block == 0;
 }
 
+// The log of a transfer opened by request `p`, its server at `server`.
+TransferLog log_of(const Pending& p, size_t id, const Address& server) {
+  const auto parsed = proto::parse(p.requests.front().bytes, proto::Strictness::kLenient);
+  const auto& r = std::get<proto::Request>(*parsed);  // it parsed as a request when it arrived
+  TransferLog log;
+  log.id = id;
+  log.start = p.requests.front().at;
+  log.first_frame = p.first_frame;
+  log.client = p.client;
+  log.server = server;
+  log.listen = p.listen;
+  log.opcode = r.opcode;
+  log.filename = std::string(r.filename);
+  log.mode = std::string(r.mode_text);
+  log.requested = r.options.to_owned();
+  log.request_retransmissions = p.repeats;
+  return log;
+}
+
 }  // namespace
 
 struct Analyzer::State {
@@ -261,20 +280,7 @@ void Analyzer::State::confirm(const Frame& f, const Datagram& d, Pending&& p) {
   // retransmission timeouts are not measured: the engine learns them from what it sees.
   const Duration rtt = std::max(Duration::zero(), f.at - p.requests.front().at);
   t->engine.set_timing(check::PathTiming{rtt, rtt / 2, std::nullopt, std::nullopt});
-  const auto first = proto::parse(p.requests.front().bytes, proto::Strictness::kLenient);
-  const auto& r = std::get<proto::Request>(*first);
-  TransferLog& log = t->log;
-  log.id = id;
-  log.start = p.requests.front().at;
-  log.first_frame = p.first_frame;
-  log.client = p.client;
-  log.server = d.from;
-  log.listen = p.listen;
-  log.opcode = r.opcode;
-  log.filename = std::string(r.filename);
-  log.mode = std::string(r.mode_text);
-  log.requested = r.options.to_owned();
-  log.request_retransmissions = p.repeats;
+  t->log = log_of(p, id, d.from);
   Live& ref = *t;
   live.emplace(id, std::move(t));
   stats.peak_live_transfers = std::max(stats.peak_live_transfers, live.size());
@@ -412,22 +418,9 @@ void Analyzer::State::unanswered(Pending&& p) {
     return;
   }
   stats.tftp_datagrams += p.repeats + 1;
-  const auto r = proto::parse(p.requests.front().bytes, proto::Strictness::kLenient);
-  const auto& req = std::get<proto::Request>(*r);
-  TransferLog log;
-  log.id = next_id++;
-  log.start = p.requests.front().at;
+  TransferLog log = log_of(p, next_id++, p.listen);
   log.end = p.requests.back().at;
-  log.first_frame = p.first_frame;
   log.last_frame = p.frames.back();
-  log.client = p.client;
-  log.server = p.listen;
-  log.listen = p.listen;
-  log.opcode = req.opcode;
-  log.filename = std::string(req.filename);
-  log.mode = std::string(req.mode_text);
-  log.requested = req.options.to_owned();
-  log.request_retransmissions = p.repeats;
   log.datagrams = p.repeats + 1;
   log.reason = "no answer from the server";
   ++stats.transfers;
@@ -482,13 +475,13 @@ size_t Analyzer::retained_bytes() const {
   return n;
 }
 
-Result<CaptureStats> analyze_file(const std::string& path, TransferListener& listener, std::vector<uint16_t> ports,
-                                  AnalyzerLimits limits) {
-  auto reader = CaptureReader::open(path);
-  if (!reader) return tl::unexpected(reader.error());
-  Analyzer analyzer(listener, std::move(ports), limits);
+bool analyze_all(CaptureReader& reader, Analyzer& analyzer, const std::atomic<bool>* cancel) {
   for (;;) {
-    auto frame = reader->next();
+    if (cancel != nullptr && cancel->load()) {
+      analyzer.finish();
+      return false;
+    }
+    auto frame = reader.next();
     if (!frame) {
       analyzer.note_read_error(frame.error());
       break;
@@ -497,6 +490,15 @@ Result<CaptureStats> analyze_file(const std::string& path, TransferListener& lis
     analyzer.add(**frame);
   }
   analyzer.finish();
+  return true;
+}
+
+Result<CaptureStats> analyze_file(const std::string& path, TransferListener& listener, std::vector<uint16_t> ports,
+                                  AnalyzerLimits limits) {
+  auto reader = CaptureReader::open(path);
+  if (!reader) return tl::unexpected(reader.error());
+  Analyzer analyzer(listener, std::move(ports), limits);
+  analyze_all(*reader, analyzer);
   return analyzer.stats();
 }
 

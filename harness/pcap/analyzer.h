@@ -10,6 +10,7 @@
 // fragment table (4 MiB): about 300 MiB with the defaults, whatever the capture's size.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -140,6 +141,13 @@ class Analyzer {
   struct State;
   std::unique_ptr<State> s_;
 };
+
+class CaptureReader;
+
+// Feeds every frame of `reader` to `analyzer`, then finishes it. A read error (truncated
+// file) ends the reading and is noted. Returns false when `cancel` became true first (the
+// transfers so far are still ended and reported).
+bool analyze_all(CaptureReader& reader, Analyzer& analyzer, const std::atomic<bool>* cancel = nullptr);
 
 // Opens `path` and analyses every frame. Errors: tftp.pcap.open_failed (nothing analysed).
 // A truncated file is not an error: stats().read_error says where it ended.

@@ -131,16 +131,7 @@ Analysis analyze(Script& s, std::vector<uint16_t> ports = {}, AnalyzerLimits lim
   auto reader = CaptureReader::open_memory(s.cap.bytes());
   EXPECT_TRUE(reader);
   Analyzer analyzer(tee, std::move(ports), limits);
-  for (;;) {
-    auto f = reader->next();
-    if (!f) {
-      analyzer.note_read_error(f.error());
-      break;
-    }
-    if (!*f) break;
-    analyzer.add(**f);
-  }
-  analyzer.finish();
+  EXPECT_TRUE(analyze_all(*reader, analyzer));
   a.stats = analyzer.stats();
   return a;
 }
