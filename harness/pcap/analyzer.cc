@@ -269,8 +269,12 @@ void Analyzer::State::confirm(const Frame& f, const Datagram& d, Pending&& p) {
       if (a.second->ended != b.second->ended) return a.second->ended;
       return a.second->last_at < b.second->last_at;
     });
-    ++stats.transfers_evicted;
-    close(victim->first, "evicted: more than " + std::to_string(limits.live_transfers) + " transfers at once");
+    if (victim->second->ended) {
+      close(victim->first, {});  // only lingering for late datagrams: nothing is lost
+    } else {
+      ++stats.transfers_evicted;
+      close(victim->first, "evicted: more than " + std::to_string(limits.live_transfers) + " transfers at once");
+    }
   }
   const size_t id = next_id++;
   auto t = std::make_unique<Live>(p.listen, limits.retention);

@@ -112,7 +112,7 @@ struct CaptureStats {
   uint64_t transfers = 0;
   uint64_t requests_unanswered = 0;
   uint64_t requests_dropped = 0;     // over the pending-request cap
-  uint64_t transfers_evicted = 0;    // over the live-transfer cap
+  uint64_t transfers_evicted = 0;    // unfinished ones ended early over the live-transfer cap
   size_t peak_live_transfers = 0;
   std::optional<Error> read_error;   // the file ended inside a record: frames before were read
 };

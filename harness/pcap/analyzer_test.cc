@@ -331,6 +331,20 @@ TEST(CaptureAnalysis, LiveTransfersAreBounded) {
   EXPECT_NE(a.out.logs[0].reason.find("evicted"), std::string::npos);
 }
 
+TEST(CaptureAnalysis, EndedTransfersMakeRoomWithoutCountingAsEvicted) {
+  Script s;
+  AnalyzerLimits limits;
+  limits.live_transfers = 4;
+  for (uint16_t i = 0; i < 20; ++i) {  // each complete, lingering for late datagrams
+    s.rrq(kClient.with_port(static_cast<uint16_t>(1000 + i)), kListen, "f");
+    s.serve(kClient.with_port(static_cast<uint16_t>(1000 + i)), kTid.with_port(static_cast<uint16_t>(2000 + i)), content_of(3));
+  }
+  auto a = analyze(s, {}, limits);
+  ASSERT_EQ(a.out.logs.size(), 20u);
+  EXPECT_EQ(a.stats.transfers_evicted, 0u);
+  for (const auto& t : a.out.logs) EXPECT_EQ(t.outcome, Outcome::kComplete);
+}
+
 TEST(CaptureAnalysis, SilentTransfersExpireByCaptureTime) {
   Script s;
   s.rrq(kClient, kListen, "f");
