@@ -276,6 +276,8 @@ void Analyzer::State::confirm(const Frame& f, const Datagram& d, Pending&& p) {
       close(victim->first, "evicted: more than " + std::to_string(limits.live_transfers) + " transfers at once");
     }
   }
+  // A server reusing the TID of a transfer still lingering: the old one has ended.
+  if (auto old = by_pair.find({p.client, d.from}); old != by_pair.end()) close(old->second, {});
   const size_t id = next_id++;
   auto t = std::make_unique<Live>(p.listen, limits.retention);
   // Timing from the capture: the request-to-answer delay is one round trip as seen where the
@@ -405,7 +407,7 @@ void Analyzer::State::close(size_t id, std::string reason) {
   if (t.gap && log.outcome != Outcome::kError) {
     log.reason += std::string(log.reason.empty() ? "" : "; ") + "blocks missing from the capture";
   }
-  by_pair.erase({log.client, log.server});
+  if (auto p = by_pair.find({log.client, log.server}); p != by_pair.end() && p->second == id) by_pair.erase(p);
   if (auto r = by_request.find({log.client, log.listen}); r != by_request.end() && r->second == id) by_request.erase(r);
   if (auto s = by_tid.find(log.server); s != by_tid.end() && s->second == id) by_tid.erase(s);
   TransferLog out = std::move(log);
