@@ -193,8 +193,7 @@ TEST(CaptureReader, ReadsFramesThenReportsATruncatedFile) {
   CaptureBuilder b(kLinkRaw);
   const auto p4 = ipv4_packets(kClient, kServer, udp_header_and_payload(kClient, kServer, payload_of(10)))[0];
   b.frame(p4, Instant{} + std::chrono::seconds(5)).frame(p4, Instant{} + std::chrono::seconds(6));
-  auto bytes = b.bytes();
-  bytes.resize(bytes.size() - 7);  // the last record ends early
+  const std::vector<uint8_t> bytes(b.bytes().begin(), b.bytes().end() - 7);  // the last record ends early
   auto reader = CaptureReader::open_memory(bytes);
   ASSERT_TRUE(reader) << reader.error().to_string();
   // libpcap reports LINKTYPE_RAW (101) as the platform's DLT_RAW (12 on Linux).
