@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "pcap/capture_reader.h"
+#include "proto/answer.h"
 #include "proto/block_number.h"
 
 namespace tftp::pcap {
@@ -88,18 +89,6 @@ std::optional<uint64_t> option_value(const std::vector<proto::OwnedOption>& opti
     if (proto::iequals(o.name, name)) return proto::parse_decimal(o.value);
   }
   return std::nullopt;
-}
-
-// What can open a transfer answering `request` (RFC 1350 §4, RFC 2347): DATA 1 or ACK 0, an
-// OACK, or an ERROR.
-bool answers(proto::Opcode request, const proto::Packet& p) {
-  if (std::holds_alternative<proto::Oack>(p) || std::holds_alternative<proto::ErrorPacket>(p)) return true;
-  if (request == proto::Opcode::kRrq) {
-    const auto* d = std::get_if<proto::Data>(&p);
-    return d != nullptr && d->block == 1;
-  }
-  const auto* a = std::get_if<proto::Ack>(&p);
-  return a != nullptr && a->block == 0;
 }
 
 // The log of a transfer opened by request `p`, its server at `server`.
@@ -199,7 +188,7 @@ void Analyzer::State::datagram(const Frame& f, const Datagram& d) {
     return;
   }
   if (auto it = pending.find(d.to); it != pending.end() && d.from.same_host(it->second.listen) && parsed &&
-                                    answers(it->second.opcode, *parsed)) {
+                                    proto::answers_request(it->second.opcode, *parsed)) {
     Pending p = std::move(it->second);
     pending.erase(it);
     confirm(f, d, std::move(p));
