@@ -207,6 +207,31 @@ TEST(CaptureReader, ReadsFramesThenReportsATruncatedFile) {
   EXPECT_EQ(second.error().id, "tftp.pcap.truncated_file");
 }
 
+// pcapng (what Wireshark and dumpcap write) through the same reader: a section header, an
+// interface description and one enhanced packet block, microsecond timestamps.
+TEST(CaptureReader, ReadsPcapng) {
+  const auto ip = ipv4_packets(kClient, kServer, udp_header_and_payload(kClient, kServer, payload_of(10)))[0];
+  const auto frame = link_frame(kLinkEthernet, ip);
+  const uint64_t us = 1'700'000'000'000'123ull;
+  const size_t padded = (frame.size() + 3) / 4 * 4;
+  Bytes b;
+  b.le32(0x0a0d0d0a).le32(28).le32(0x1a2b3c4d).le16(1).le16(0).le32(0xffffffff).le32(0xffffffff).le32(28);
+  b.le32(1).le32(20).le16(kLinkEthernet).le16(0).le32(65535).le32(20);
+  b.le32(6).le32(static_cast<uint32_t>(32 + padded)).le32(0).le32(static_cast<uint32_t>(us >> 32)).le32(static_cast<uint32_t>(us));
+  b.le32(static_cast<uint32_t>(frame.size())).le32(static_cast<uint32_t>(frame.size())).add(frame).zeros(padded - frame.size());
+  b.le32(static_cast<uint32_t>(32 + padded));
+  auto reader = CaptureReader::open_memory(b);
+  ASSERT_TRUE(reader) << reader.error().to_string();
+  auto f = reader->next();
+  ASSERT_TRUE(f && *f);
+  EXPECT_EQ((*f)->at, Instant{} + std::chrono::microseconds(us));
+  Decoder d;
+  EXPECT_EQ(must_decode(d, **f).to, kServer);
+  auto end = reader->next();
+  ASSERT_TRUE(end);
+  EXPECT_FALSE(end->has_value());
+}
+
 TEST(CaptureReader, GarbageIsNotACapture) {
   const std::vector<uint8_t> junk(100, 0x5a);
   auto reader = CaptureReader::open_memory(junk);
