@@ -82,7 +82,7 @@ nlohmann::json transfer_json(const pcap::TransferLog& t, const std::optional<std
                         {"verdict", std::string(report::verdict_name(report::verdict_for_level(check::level_name(f.finding.level))))},
                         {"cause", f.finding.cause},
                         {"category", f.finding.category},
-                        {"message", printable(f.finding.message)},
+                        {"message", f.finding.message},  // the engine quotes capture bytes in it already
                         {"frames", f.frames}});
   }
   nlohmann::json error = nullptr;
@@ -125,6 +125,12 @@ nlohmann::json transfer_json(const pcap::TransferLog& t, const std::optional<std
           {"findings", findings}};
 }
 
+// Text from the capture is escaped before it gets here; a file path given by the user may
+// still hold bytes that are not UTF-8: replaced rather than thrown on.
+std::string dump(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 // The JSON report written as transfers end: to a temporary file beside the target, renamed
 // over it at the end (a reader never sees half a report), or straight to stdout.
 class JsonStream {
@@ -157,16 +163,16 @@ class JsonStream {
     }
   }
   void begin(const nlohmann::json& head) {
-    std::string text = head.dump(2);
+    std::string text = dump(head, 2);
     text.erase(text.find_last_of('}'));  // reopened: the transfers follow
     text.erase(text.find_last_not_of(" \n") + 1);
     std::fprintf(out_, "%s,\n  \"transfers\": [", text.c_str());
   }
   void transfer(const nlohmann::json& t) {
-    std::fprintf(out_, "%s\n    %s", count_++ == 0 ? "" : ",", t.dump().c_str());
+    std::fprintf(out_, "%s\n    %s", count_++ == 0 ? "" : ",", dump(t, -1).c_str());
   }
   Result<void> end(const nlohmann::json& tail) {
-    std::string text = tail.dump(2);
+    std::string text = dump(tail, 2);
     std::fprintf(out_, "\n  ],\n%s\n", text.substr(text.find('{') + 2).c_str());
     if (out_ == stdout) {
       std::fflush(stdout);
@@ -231,7 +237,8 @@ class Printer : public pcap::TransferListener {
                  t.bytes, t.blocks_sent, t.blocks_acked, t.retransmissions, t.duplicates, t.first_frame, t.last_frame,
                  result.c_str());
     if (!t.requested.empty() || t.oack) {
-      std::fprintf(human_, "      options: %s%s%s\n", options_text(t.requested).c_str(), t.oack ? "; OACK: " : "",
+      std::fprintf(human_, "      options: %s%s%s\n", t.requested.empty() ? "(none)" : options_text(t.requested).c_str(),
+                   t.oack ? "; OACK: " : "",
                    t.oack ? options_text(t.negotiated).c_str() : "");
     }
     if (extracted) std::fprintf(human_, "      extracted: %s\n", extracted->c_str());
@@ -240,7 +247,7 @@ class Printer : public pcap::TransferListener {
       (f.finding.level == check::Level::kMust ? totals.must : f.finding.level == check::Level::kShould ? totals.should
                                                                                                        : totals.note)++;
       std::fprintf(human_, "      %-6s %s (%s): %s%s%s\n", std::string(check::level_name(f.finding.level)).c_str(),
-                   f.finding.id.c_str(), f.finding.citation.c_str(), printable(f.finding.message).c_str(),
+                   f.finding.id.c_str(), f.finding.citation.c_str(), f.finding.message.c_str(),
                    f.frames.empty() ? "" : "  [frames ", f.frames.empty() ? "" : (frames_text(f.frames) + "]").c_str());
     }
     if (json_ != nullptr) json_->transfer(transfer_json(t, extracted, extract_error));
