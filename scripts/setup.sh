@@ -3,6 +3,7 @@
 # - build deps: compilers, CMake/Ninja, libraries from Debian packages
 # - peers for interop tests: tftpd-hpa, dnsmasq, clients tftp-hpa, atftp, curl, busybox
 # - the HTML report's browser test: headless chromium (with a font) prints it, pdftotext reads what it shows
+# - tcpdump: records the pcaps/ corpus and is the baseline of the capture benchmark
 # - atftpd conflicts with tftpd-hpa, so its .deb is unpacked (dpkg -x) under build/peers/atftpd
 # - report and packaging tests: xmllint (libxml2-utils) for the JUnit schema, groff (groff-base)
 #   for the man page; cpack takes Depends from dpkg-shlibdeps (dpkg-dev, via build-essential)
@@ -16,7 +17,7 @@ PACKAGES=(
   libpcap-dev libyaml-cpp-dev nlohmann-json3-dev libexpected-dev libcli11-dev libfmt-dev libxxhash-dev
   tftpd-hpa tftp-hpa atftp dnsmasq-base curl busybox
   iproute2 procps util-linux python3-jsonschema jq
-  libxml2-utils groff-base chromium fonts-liberation poppler-utils
+  libxml2-utils groff-base chromium fonts-liberation poppler-utils tcpdump
 )
 
 SUDO=""

@@ -103,6 +103,7 @@ void RuleEngine::set_timing(const PathTiming& timing) { s_->timing = timing; }
 const PathTiming& RuleEngine::timing() const { return s_->timing; }
 
 std::vector<Finding> RuleEngine::findings() const { return s_->out; }
+size_t RuleEngine::finding_count() const { return s_->out.size(); }
 
 std::vector<Finding> RuleEngine::finish() {
   s_->judge_end();

@@ -109,6 +109,9 @@ class RuleEngine {
   // (e.g. a missing final DATA) are judged by finish().
   std::vector<Finding> findings() const;
   std::vector<Finding> finish();
+  // How many findings so far, without copying them: a capture's analysis asks after each
+  // datagram, to name a new finding's evidence frames while they are still recent.
+  size_t finding_count() const;
 
   // How many datagrams were observed, kept or not.
   size_t observed_count() const;

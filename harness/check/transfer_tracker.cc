@@ -2,6 +2,7 @@
 
 #include "common/hash.h"
 #include "common/text.h"
+#include "proto/answer.h"
 
 namespace tftp::check {
 
@@ -306,13 +307,7 @@ bool RuleEngine::State::live_transfer_on(const Address& server) const {
 }
 
 bool RuleEngine::State::plausible_first(Opcode request, const proto::Packet& p) {
-  if (is_error(p) || std::holds_alternative<proto::Oack>(p)) return true;
-  if (request == Opcode::kRrq) {
-    const auto* d = std::get_if<proto::Data>(&p);
-    return d && d->block == 1;
-  }
-  const auto* a = std::get_if<proto::Ack>(&p);
-  return a && a->block == 0;
+  return proto::answers_request(request, p);
 }
 
 // Whether a datagram can continue transfer `t` (which has not ended).

@@ -28,6 +28,9 @@ inline int interrupted_exit_code() {
   return 128 + (sig != 0 ? sig : 2);
 }
 
+// Why `path` cannot take a report ("-" is stdout), or empty: checked before any work.
+std::string check_output_path(const std::string& path);
+
 void add_serve_command(CLI::App& app, Action& action);
 void add_transfer_commands(CLI::App& app, Action& action);  // get, put
 void add_selfcheck_command(CLI::App& app, Action& action);
@@ -37,5 +40,6 @@ void add_report_command(CLI::App& app, Action& action);  // report merge
 // Whether a report can be written at `path` ("-" is stdout), checked before the work that
 // makes it: empty when fine, else why not.
 std::string check_output_path(const std::string& path);
+void add_analyze_command(CLI::App& app, Action& action);  // analyze
 
 }  // namespace tftp::cli

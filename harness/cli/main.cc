@@ -127,7 +127,9 @@ int main(int argc, char** argv) {
       "  tftpspec rerun r.json --failed                                  repeat a run's failures\n"
       "  tftpspec report merge hpa.json atftpd.json                      servers side by side\n"
       "  tftpspec selfcheck                                            transfer files through the\n"
-      "                                                                reference server and client\n",
+      "                                                                reference server and client\n"
+      "  tftpspec analyze capture.pcap --extract files/                the TFTP transfers in a capture,\n"
+      "                                                                judged by the same rules\n",
       "tftpspec"};
   app.set_version_flag("--version", "tftpspec " TFTPSPEC_VERSION);
   app.require_subcommand(1);
@@ -139,6 +141,7 @@ int main(int argc, char** argv) {
   tftp::cli::add_selfcheck_command(app, action);
   tftp::cli::add_run_command(app, action, argc, argv);
   tftp::cli::add_report_command(app, action);
+  tftp::cli::add_analyze_command(app, action);
 
   try {
     app.parse(argc, argv);

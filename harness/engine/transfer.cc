@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "engine/rtt.h"
+#include "proto/answer.h"
 #include "proto/block_number.h"
 
 namespace tftp::engine {
@@ -440,14 +441,6 @@ struct Transfer::State {
     unexpected(packet);
   }
 
-  // Whether a packet could be the first reply to our request: an OACK, an ERROR, DATA 1 to
-  // a read or ACK 0 to a write.
-  bool can_answer_request(const proto::Packet& packet) const {
-    if (const auto* d = std::get_if<proto::Data>(&packet)) return !sends_data && d->block == 1;
-    if (const auto* a = std::get_if<proto::Ack>(&packet)) return sends_data && a->block == 0;
-    return true;
-  }
-
   void unexpected(const proto::Packet& packet) {
     protocol_error("unexpected " + proto::describe(packet) + " while " + std::string(phase_name(phase)));
   }
@@ -583,7 +576,7 @@ void Transfer::handle_datagram(Instant now, const Address& from, std::span<const
       ++s.stats.stray_datagrams;
       return;
     }
-    if (packet && !s.can_answer_request(*packet)) {
+    if (packet && !proto::answers_request(s.sends_data ? Opcode::kWrq : Opcode::kRrq, *packet)) {
       ++s.stats.stray_datagrams;
       if (s.ignored_first_reply.empty()) {
         s.ignored_first_reply = proto::describe(*packet) + " from " + from.to_string();

@@ -603,6 +603,7 @@ TEST(Transfer, WhatCannotAnswerTheRequestIsAStrayNotTheServersTid) {
       {"DATA 0 as first reply to RRQ", false, data_n(0, 10)},
       {"DATA in reply to WRQ", true, data_n(1, 512)},
       {"ACK 1 as first reply to WRQ", true, ack(1)},
+      {"RRQ as reply", false, request(Opcode::kRrq, "x", "octet")},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -748,7 +749,6 @@ struct UnexpectedCase {
 
 TEST(Transfer, UnexpectedOpcodeGetsError4) {
   const std::vector<UnexpectedCase> cases = {
-      {"RRQ as reply", false, {}, {request(Opcode::kRrq, "x", "octet")}},
       {"ACK while receiving", false, {}, {data_n(1, 512), ack(1)}},
       {"DATA while sending", true, {}, {ack(0), data_n(1, 4)}},
       {"OACK after data started", false, {{"blksize", "512"}}, {data_n(1, 512), oack({{"blksize", "512"}})}},
