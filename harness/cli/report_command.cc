@@ -1,4 +1,5 @@
 // tftpspec report merge: several JSON reports as one matrix of servers by scenarios.
+// tftpspec report render: one JSON report as the other formats (HTML, JUnit).
 #include <algorithm>
 #include <filesystem>
 #include <memory>
@@ -6,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/terminal.h"
 #include "report/html_report.h"
+#include "report/junit_report.h"
 #include "report/json_reader.h"
 #include "report/json_report.h"
 #include "report/matrix.h"
@@ -184,10 +186,48 @@ int merge(const MergeFlags& f) {
   return kExitOk;
 }
 
+struct RenderFlags {
+  std::string input;
+  std::optional<std::string> html;
+  std::optional<std::string> junit;
+};
+
+// A stored run shown again: CI keeps the JSON, and a page or a JUnit file can be made from it
+// later, exactly as `run` would have written them.
+int render(const RenderFlags& f) {
+  std::vector<std::pair<std::string, std::string>> outputs;
+  if (f.html) outputs.emplace_back("--html", *f.html);
+  if (f.junit) outputs.emplace_back("--junit", *f.junit);
+  if (outputs.empty()) {
+    std::fprintf(stderr, "tftpspec report render: nothing to write: give --html FILE and/or --junit FILE\n");
+    return kExitUsage;
+  }
+  for (const auto& [flag, path] : outputs) {
+    if (auto why = path == "-" ? std::string("needs a FILE (not -)") : check_output_path(path); !why.empty()) {
+      std::fprintf(stderr, "tftpspec report render: %s %s: %s\n", flag.c_str(), path.c_str(), why.c_str());
+      return kExitUsage;
+    }
+  }
+  auto read = report::read_report_file(f.input);
+  if (!read) {
+    std::fprintf(stderr, "tftpspec report render: %s: %s\n", f.input.c_str(), read.error().to_string().c_str());
+    return kExitUsage;
+  }
+  for (const auto& [flag, path] : outputs) {
+    const std::string text = flag == "--html" ? report::render_html(*read) : report::render_junit(*read);
+    if (auto written = report::write_file_atomic(path, text); !written) {
+      std::fprintf(stderr, "tftpspec report render: %s\n", written.error().message.c_str());
+      return kExitUsage;
+    }
+    std::printf("%s: %s\n", flag.substr(2).c_str(), path.c_str());
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_report_command(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("report", "Work with JSON reports: merge several into a matrix");
+  auto* cmd = app.add_subcommand("report", "Work with JSON reports: merge several into a matrix, render one as HTML or JUnit");
   cmd->require_subcommand(1);
   auto flags = std::make_shared<MergeFlags>();
   auto* merge_cmd = cmd->add_subcommand("merge", "One matrix of servers by scenarios from several JSON reports");
@@ -210,6 +250,18 @@ void add_report_command(CLI::App& app, Action& action) {
                       "Show only the scenarios and findings whose verdicts differ between the reports");
   merge_cmd->add_option("--scenario", flags->include, "Show only scenarios whose id matches GLOB (repeatable)");
   merge_cmd->callback([flags, &action] { action = [flags] { return merge(*flags); }; });
+
+  auto render_flags = std::make_shared<RenderFlags>();
+  auto* render_cmd = cmd->add_subcommand("render", "Write one JSON report again as an HTML page and/or JUnit XML");
+  render_cmd->footer(
+      "\nThe page and the JUnit file are those `run --html` and `run --junit` would have written. A report that cannot\n"
+      "be read (truncated, not a tftpspec report, a newer format) exits 2, as does an unwritable output.\n"
+      "Example:\n"
+      "  tftpspec report render tftpd-hpa.json --html tftpd-hpa.html --junit tftpd-hpa.junit.xml\n");
+  render_cmd->add_option("report", render_flags->input, "The JSON report")->required();
+  render_cmd->add_option("--html", render_flags->html, "Write the report as one self-contained HTML page to FILE");
+  render_cmd->add_option("--junit", render_flags->junit, "Write the report as JUnit XML to FILE");
+  render_cmd->callback([render_flags, &action] { action = [render_flags] { return render(*render_flags); }; });
 }
 
 }  // namespace tftp::cli

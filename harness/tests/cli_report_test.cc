@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -249,6 +250,29 @@ TEST_F(CliReport, MergeHtmlLinksEachNonPassCellToItsEvidence) {
   EXPECT_TRUE(to_broken) << "no link to the evidence of " << kBrokenScenario;
   const auto bad = tftpspec({"report", "merge", clean, "--html", "/nonexistent-dir/m.html"});
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
+}
+
+// A stored JSON report rendered later gives what `run --html` and `run --junit` wrote.
+TEST_F(CliReport, RenderWritesThePageAndJunitARunWouldHaveWritten) {
+  ASSERT_EQ(run({"--reference-fault", kFault, "--json", path("broken.json"), "--html", path("run.html"), "--junit",
+                 path("run.xml")})
+                .exit_code,
+            1);
+  const auto r = tftpspec({"report", "render", path("broken.json"), "--html", path("later.html"), "--junit", path("later.xml")});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // The same page, but for the script nonce of its Content-Security-Policy, new on every render.
+  const auto without_nonce = [](const std::string& page) {
+    return std::regex_replace(page, std::regex("nonce[-=]\"?[0-9a-f]+"), "nonce");
+  };
+  EXPECT_TRUE(without_nonce(slurp(path("later.html"))) == without_nonce(slurp(path("run.html"))))
+      << "the rendered page differs from the one the run wrote";
+  EXPECT_EQ(slurp(path("later.xml")), slurp(path("run.xml")));
+  EXPECT_EQ(tftpspec({"report", "render", path("broken.json")}).exit_code, 2) << "no output asked for";
+  std::ofstream(path("cut.json")) << slurp(path("broken.json")).substr(0, 100);
+  const auto cut = tftpspec({"report", "render", path("cut.json"), "--html", path("x.html")});
+  EXPECT_EQ(cut.exit_code, 2);
+  EXPECT_NE(cut.output.find("cut.json"), std::string::npos) << cut.output;
+  EXPECT_FALSE(std::filesystem::exists(path("x.html")));
 }
 
 TEST_F(CliReport, MergeOfAnUnreadableReportExitsTwoNamingIt) {
