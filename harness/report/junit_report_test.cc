@@ -23,7 +23,7 @@ ScenarioResult result(const std::string& id, Verdict verdict, const std::string&
 }
 
 EvidenceLine datagram(const std::string& direction, const std::string& packet) {
-  return {0, 1.25, direction, "127.0.0.1:40000", "127.0.0.1:69", packet, 20};
+  return {0, 1.25, direction, "127.0.0.1:40000", "127.0.0.1:69", packet, 20, "", ""};
 }
 
 RunReport sample_run() {

@@ -51,7 +51,7 @@ report::RunReport hostile_run() {
     r.id = "rfc1350." + std::string(report::verdict_name(verdict)) + hostile;
     r.verdict = verdict;
     r.reason = r.expected = r.observed = r.title = r.citation = hostile;
-    r.evidence.push_back({0, 1.5, "received", hostile, hostile, "ERROR code=0 msg=" + hostile, 30});
+    r.evidence.push_back({0, 1.5, "received", hostile, hostile, "ERROR code=0 msg=" + hostile, 30, "", ""});
     run.results.push_back(r);
   }
   report::RunFinding f;
