@@ -123,6 +123,7 @@ const std::map<std::string, std::vector<const char*>>& caught_by() {
       {"jump_on_future_ack", {"rfc1350.ack.future-block-lockstep", "rfc1350.ack.future-block-download",
                               "rfc7440.window.future-ack-ignored"}},
       {"oack_window_zero", {"rfc7440.windowsize.max-65535"}},
+      {"one_session_per_host", {"rfc1350.concurrency.twenty-downloads", "rfc1350.concurrency.two-hundred-downloads"}},
   };
   return kMap;
 }

@@ -59,7 +59,7 @@ Verdict default_verdict(Level level) {
 // Identifies a datagram to tell a repeat from a new one: socket, sender and a hash of the
 // bytes (not the bytes: a flood of 64 KiB datagrams must not be kept twice).
 std::string key_of(const Received& r) {
-  std::string k = r.at == Socket::kMain ? "m" : "o";
+  std::string k = std::to_string(static_cast<int>(r.at));
   k += r.from.to_string();
   k += '|';
   k += std::to_string(fnv1a(r.bytes)) + ":" + std::to_string(r.bytes.size());
@@ -102,6 +102,7 @@ class Interpreter {
         case StepKind::kWait: wire_.wait_until(wire_.now() + profile_.resolve(step.within)); break;
         case StepKind::kDownload:
         case StepKind::kUpload: do_transfer(step); break;
+        case StepKind::kDownloads: do_downloads(step); break;
       }
     }
     if (listen_hold_.owns_lock()) listen_hold_.unlock();
@@ -467,6 +468,17 @@ class Interpreter {
     });
   }
 
+  engine::TransferConfig client_config() const {
+    engine::TransferConfig config;
+    // Half the target's timeout: a harness retransmission lands before the target's own
+    // timer fires, so a deliberately lost datagram is recovered the same way on every run.
+    config.retransmit.initial = std::max<Duration>(profile_.rto / 2, std::chrono::milliseconds(200));
+    config.retransmit.min = config.retransmit.initial;  // fixed: the scenario's timing must not drift
+    config.retransmit.max_retries = 5;
+    config.dally = Duration::zero();
+    return config;
+  }
+
   void do_transfer(const Step& step) {
     const TransferSpec& spec = step.transfer;
     const bool upload = step.kind == StepKind::kUpload;
@@ -475,13 +487,7 @@ class Interpreter {
       judge(Verdict::kError, "the scenario names an unknown fixture '" + spec.file + "'");
       return;
     }
-    engine::TransferConfig config;
-    // Half the target's timeout: a harness retransmission lands before the target's own
-    // timer fires, so a deliberately lost datagram is recovered the same way on every run.
-    config.retransmit.initial = std::max<Duration>(profile_.rto / 2, std::chrono::milliseconds(200));
-    config.retransmit.min = config.retransmit.initial;  // fixed: the scenario's timing must not drift
-    config.retransmit.max_retries = 5;
-    config.dally = Duration::zero();
+    engine::TransferConfig config = client_config();
     std::vector<proto::OwnedOption> options;
     for (const auto& [k, v] : spec.options) options.push_back({expand(k), expand(v)});
     const size_t required_options = options.size();
@@ -567,6 +573,66 @@ class Interpreter {
       judge_stored_text(step, *fixture, back->bytes);
     }
   }
+
+  // Every download of the step at once, each from a port of its own; all must deliver
+  // their fixture's bytes. A refusal by ERROR is a denial RFC 1350 §4 allows: a warn (the
+  // server cannot serve that many at once), not a fail. Silence, a stall or wrong bytes
+  // (another session's data) break the connection the request opened: the step's verdict.
+  void do_downloads(const Step& step) {
+    const ConcurrentSpec& spec = step.concurrent;
+    auto sockets = wire_.extra_sockets(spec.count);
+    if (!sockets) {
+      judge(Verdict::kError, "cannot open " + std::to_string(spec.count) + " client ports: " + sockets.error().to_string());
+      return;
+    }
+    engine::TransferConfig config = client_config();
+    std::vector<engine::Transfer> transfers;
+    std::vector<std::shared_ptr<const engine::MemorySink::Contents>> contents;
+    for (size_t i = 0; i < spec.count; ++i) {
+      auto sink = std::make_unique<engine::MemorySink>();
+      contents.push_back(sink->contents());
+      transfers.push_back(engine::Transfer::client_read(config, wire_.listen(), file_of(spec, i), proto::Mode::kOctet, {},
+                                                        std::move(sink), wire_.now()));
+    }
+    const auto outcomes = drive_transfers(wire_, transfers, *sockets, wire_.now() + profile_.resolve(step.within), cancel_);
+    if (cancelled()) {
+      judge(Verdict::kError, kInterruptedReason);
+      return;
+    }
+    std::vector<std::string> failed;
+    std::vector<std::string> refused;
+    for (size_t i = 0; i < spec.count; ++i) {
+      const std::string name = file_of(spec, i) + " #" + std::to_string(i + 1);
+      const auto& outcome = outcomes[i];
+      const auto fixture = fixture_bytes(file_of(spec, i));
+      if (!outcome) {
+        failed.push_back(name + " did not finish within " + seconds_text(profile_.resolve(step.within)));
+      } else if (outcome->kind == engine::OutcomeKind::kPeerError) {
+        refused.push_back(name + " " + outcome->to_string());
+      } else if (!outcome->ok()) {
+        failed.push_back(name + " " + outcome->to_string());
+      } else if (!fixture || contents[i]->bytes != *fixture) {
+        failed.push_back(name + " delivered " + std::to_string(contents[i]->bytes.size()) + " bytes that differ from the fixture's " +
+                         std::to_string(fixture ? fixture->size() : 0));
+      }
+    }
+    auto listing = [&](const std::vector<std::string>& what, const char* verb) {
+      constexpr size_t kNamed = 5;  // the rest are counted: 200 reasons are not read
+      std::string out = std::to_string(what.size()) + " of " + std::to_string(spec.count) + " simultaneous downloads " + verb + ": ";
+      for (size_t i = 0; i < std::min(what.size(), kNamed); ++i) out += (i ? "; " : "") + what[i];
+      if (what.size() > kNamed) out += "; and " + std::to_string(what.size() - kNamed) + " more";
+      return out;
+    };
+    if (!failed.empty()) {
+      judge(mismatch_verdict(step), (step.reason.empty() ? "" : step.reason + ": ") + listing(failed, "failed"));
+    } else if (!refused.empty()) {
+      judge(Verdict::kWarn, listing(refused, "were refused") +
+                                " (RFC 1350 §4 lets a server deny a request with an ERROR, but this one cannot serve " +
+                                std::to_string(spec.count) + " transfers at once)");
+    }
+  }
+
+  static const std::string& file_of(const ConcurrentSpec& spec, size_t i) { return spec.files[i % spec.files.size()]; }
 
   // RFC 1350 §1: netascii is a transfer format; the receiver stores the text in its own
   // local form. Read back as octets, the stored file is the text with LF line ends (a Unix
@@ -715,6 +781,37 @@ std::optional<engine::Outcome> drive_transfer(Wire& wire, engine::Transfer& t, S
       if (r->at == socket) t.handle_datagram(r->time, r->from, r->bytes);
     }
     t.handle_timeout(wire.now());
+  }
+}
+
+std::vector<std::optional<engine::Outcome>> drive_transfers(Wire& wire, std::span<engine::Transfer> transfers,
+                                                            std::span<const Socket> sockets, Instant deadline,
+                                                            const std::atomic<bool>* cancel) {
+  std::vector<uint8_t> buffer(proto::kMaxDatagramSize + 1);
+  std::vector<std::optional<engine::Outcome>> out(transfers.size());
+  for (;;) {
+    bool all_finished = true;
+    std::optional<Instant> until;
+    for (size_t i = 0; i < transfers.size(); ++i) {
+      auto& t = transfers[i];
+      while (auto tx = t.poll_transmit(buffer)) wire.send(sockets[i], tx->to, std::span<const uint8_t>(buffer).first(tx->size));
+      if (t.finished()) {
+        out[i] = t.outcome();
+        continue;
+      }
+      all_finished = false;
+      if (auto at = t.poll_timeout()) until = until ? std::min(*until, *at) : *at;
+    }
+    if (all_finished || wire.now() >= deadline || (cancel != nullptr && cancel->load())) return out;
+    if (auto r = wire.receive_until(std::min(until.value_or(deadline), deadline))) {
+      for (size_t i = 0; i < transfers.size(); ++i) {
+        if (r->at == sockets[i] && !transfers[i].finished()) transfers[i].handle_datagram(r->time, r->from, r->bytes);
+      }
+    }
+    const Instant now = wire.now();
+    for (auto& t : transfers) {
+      if (!t.finished()) t.handle_timeout(now);
+    }
   }
 }
 

@@ -43,6 +43,12 @@ using SendFunction = std::function<void(const Address& to, std::span<const uint8
 std::optional<engine::Outcome> drive_transfer(Wire& wire, engine::Transfer& transfer, Socket socket, Instant deadline,
                                               const std::atomic<bool>* cancel, const SendFunction& send);
 
+// Runs the transfers side by side, transfer i on sockets[i], until all end, the deadline
+// passes or `cancel` turns true. Outcome i is nullopt for a transfer that had not ended.
+std::vector<std::optional<engine::Outcome>> drive_transfers(Wire& wire, std::span<engine::Transfer> transfers,
+                                                            std::span<const Socket> sockets, Instant deadline,
+                                                            const std::atomic<bool>* cancel);
+
 // Downloads `file` in octet mode with the reference client (discovery checks fixtures this way).
 struct Fetched {
   std::optional<engine::Outcome> outcome;  // nullopt: not finished within the budget

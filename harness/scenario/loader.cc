@@ -288,8 +288,17 @@ Step step_of(const YAML::Node& n, const std::string& file) {
     if (n["faults"]) s.transfer.faults = faults_of(n["faults"]);
     if (n["refused"]) s.transfer.expect_failure = boolean(n["refused"], "refused");
     if (!n["within"]) s.within = Wait{60, 0};
+  } else if (n["downloads"]) {
+    check_keys(n, {"downloads", "count", "within", "otherwise", "reason"}, "a downloads step");
+    s.kind = StepKind::kDownloads;
+    const auto files = n["downloads"];
+    if (!files.IsSequence() || files.size() == 0) bad(files, "downloads: a non-empty list of fixtures");
+    for (const auto& f : files) s.concurrent.files.push_back(str(f, "file"));
+    s.concurrent.count = s.concurrent.files.size();
+    if (n["count"]) s.concurrent.count = static_cast<size_t>(integer(n["count"], "count", 1, 1000));
+    if (!n["within"]) s.within = Wait{60, 0};
   } else {
-    bad(n, "a step needs one of send, expect, silence, wait, download, upload");
+    bad(n, "a step needs one of send, expect, silence, wait, download, upload, downloads");
   }
   return s;
 }
@@ -322,6 +331,11 @@ std::vector<std::string> fixtures_needed(const std::vector<Step>& steps) {
     } else if (step.kind == StepKind::kDownload) {
       if (is_fixture(step.transfer.file)) needed.insert(step.transfer.file);
       else if (!step.transfer.expect_failure) unknown(step, step.transfer.file, "to download");
+    } else if (step.kind == StepKind::kDownloads) {
+      for (const auto& f : step.concurrent.files) {
+        if (!is_fixture(f)) unknown(step, f, "to download");
+        needed.insert(f);
+      }
     } else if (step.kind == StepKind::kUpload && !is_fixture(step.transfer.file)) {
       unknown(step, step.transfer.file, "to upload");
     }

@@ -43,7 +43,9 @@ struct Wait {
   }
 };
 
-enum class Socket { kMain, kOther };  // kOther: a second port, the "wrong TID"
+// kOther: a second port, the "wrong TID". Concurrent transfers each take a port of their
+// own beyond these two: Socket{2}, Socket{3}, ... (Wire::extra_sockets).
+enum class Socket : uint16_t { kMain, kOther };
 enum class Destination { kAuto, kListen, kServer };  // kAuto: the server's TID once known
 
 // A packet to send. `op` empty means raw bytes (`hex`).
@@ -88,7 +90,7 @@ struct Alternative {
   bool end = false;  // the scenario ends here with this verdict
 };
 
-enum class StepKind { kSend, kExpect, kSilence, kWait, kDownload, kUpload };
+enum class StepKind { kSend, kExpect, kSilence, kWait, kDownload, kUpload, kDownloads };
 
 // A whole transfer run by the reference client engine, with deliberate faults on what
 // the harness sends: used for long files (rollover, 1 MB) and loss/duplication of our ACKs.
@@ -113,6 +115,14 @@ struct TransferSpec {
   bool expect_failure = false;  // the transfer should be refused
 };
 
+// Transfers started at once, each from its own client port (RFC 1350 §4: a connection is
+// its pair of TIDs), driven together by the reference client engine and each verified
+// byte for byte. Transfer i downloads files[i % files.size()].
+struct ConcurrentSpec {
+  std::vector<std::string> files;
+  size_t count = 0;
+};
+
 struct Step {
   StepKind kind;
   SourceLocation where;
@@ -125,6 +135,7 @@ struct Step {
   std::string reason;                     // why a mismatch matters, for the report
   bool backoff = false;                   // gap since the previous match must not shrink (RFC 1123 §4.2.3.2)
   TransferSpec transfer;
+  ConcurrentSpec concurrent;  // kDownloads
 };
 
 struct Scenario {

@@ -75,6 +75,8 @@ const std::vector<ReferenceFault>& reference_faults() {
        [](C& c) { c.faults.serve_directories = true; }},
       {"drop_empty_uploads", "RFC 1350 §6: an empty upload is acknowledged but no file is created",
        [](C& c) { c.faults.drop_empty_uploads = true; }},
+      {"one_session_per_host", "RFC 1350 §4: sessions are told apart by the client's host, not its TID: a new request ends the host's other transfers",
+       [](C& c) { c.faults.one_session_per_host = true; }},
       {"truncate_uploads", "RFC 1350 §6: the last DATA of an upload is ACKed but not stored",
        [](C& c) { c.faults.truncate_uploads = true; }},
   };

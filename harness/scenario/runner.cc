@@ -422,6 +422,15 @@ std::string capability_list(const report::TargetInfo& info) {
 double round_trips(const Scenario& s, const TargetProfile& profile) {
   double total = 0;
   for (const auto& step : s.steps) {
+    if (step.kind == StepKind::kDownloads) {
+      // Side by side: the longest of them.
+      double longest = 0;
+      for (const auto& f : step.concurrent.files) {
+        if (const auto bytes = fixture_bytes(f)) longest = std::max(longest, static_cast<double>(bytes->size()) / proto::kDefaultBlockSize + 1);
+      }
+      total += longest;
+      continue;
+    }
     if (step.kind != StepKind::kDownload && step.kind != StepKind::kUpload) continue;
     const auto bytes = fixture_bytes(step.transfer.file);
     if (!bytes) continue;

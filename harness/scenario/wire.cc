@@ -3,6 +3,8 @@
 #include <poll.h>
 
 #include <deque>
+#include <limits>
+#include <type_traits>
 
 namespace tftp::scenario {
 
@@ -44,41 +46,59 @@ void Wire::wait_until(Instant deadline) {
   }
 }
 
+Result<std::vector<Socket>> Wire::extra_sockets(size_t n) {
+  constexpr size_t kFirst = 2;  // after kMain and kOther
+  if (kFirst + n > std::numeric_limits<std::underlying_type_t<Socket>>::max()) {
+    return make_error("tftp.scenario.too_many_sockets", "too many concurrent transfers: " + std::to_string(n));
+  }
+  if (auto opened = open_sockets(kFirst + n); !opened) return tl::unexpected(opened.error());
+  std::vector<Socket> out;
+  for (size_t i = 0; i < n; ++i) out.push_back(static_cast<Socket>(kFirst + i));
+  return out;
+}
+
 Result<std::unique_ptr<UdpWire>> UdpWire::open(const Address& target) {
   std::unique_ptr<UdpWire> w(new UdpWire(target));
-  for (auto& s : w->sockets_) {
-    auto socket = net::UdpSocket::ephemeral_for(target);
+  if (auto opened = w->open_sockets(2); !opened) return tl::unexpected(opened.error());
+  return w;
+}
+
+Result<void> UdpWire::open_sockets(size_t n) {
+  while (sockets_.size() < n) {
+    auto socket = net::UdpSocket::ephemeral_for(listen());
     if (!socket) return tl::unexpected(socket.error());
     socket->set_buffer_sizes(4 << 20);
     // Best effort: without kernel stamps, arrivals are timed when read.
     (void)socket->enable_timestamps();
-    s = std::move(*socket);
+    sockets_.push_back(std::move(*socket));
+    pending_.emplace_back();
   }
-  return w;
+  return {};
 }
 
 void UdpWire::transmit(Socket s, const Address& to, std::span<const uint8_t> bytes) {
-  (void)sockets_[s == Socket::kMain ? 0 : 1].send_to(to, bytes);  // a failed send is a lost datagram
+  (void)sockets_[static_cast<size_t>(s)].send_to(to, bytes);  // a failed send is a lost datagram
 }
 
-std::optional<Wire::Arrival> UdpWire::read(int socket) {
+std::optional<Wire::Arrival> UdpWire::read(size_t socket) {
   auto got = sockets_[socket].receive(buffer_);
   if (!got || !*got) return std::nullopt;
   const auto& r = **got;
-  return Arrival{socket == 0 ? Socket::kMain : Socket::kOther, r.from,
+  return Arrival{static_cast<Socket>(socket), r.from,
                  std::vector<uint8_t>(buffer_.begin(), buffer_.begin() + static_cast<long>(r.size)), r.time};
 }
 
 std::optional<Wire::Arrival> UdpWire::next_arrival(Instant deadline) {
+  const size_t n = sockets_.size();
   for (;;) {
     // One datagram per socket per round, the sockets taking turns, and the deadline judged
-    // on every datagram: a target flooding one socket neither starves the other nor holds
+    // on every datagram: a target flooding one socket neither starves the others nor holds
     // the step past its deadline.
-    for (int k = 0; k < 2; ++k) {
-      const int i = (turn_ + k) % 2;
+    for (size_t k = 0; k < n; ++k) {
+      const size_t i = (turn_ + k) % n;
       if (!pending_[i]) pending_[i] = read(i);
       if (pending_[i] && pending_[i]->time <= deadline) {
-        turn_ = 1 - i;
+        turn_ = (i + 1) % n;
         Arrival a = std::move(*pending_[i]);
         pending_[i].reset();
         return a;
@@ -88,33 +108,42 @@ std::optional<Wire::Arrival> UdpWire::next_arrival(Instant deadline) {
     const Instant now = real_now();
     if (now >= deadline || cancelled()) return std::nullopt;
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(std::min<Duration>(deadline - now, kWaitSlice));
-    pollfd fds[2] = {{sockets_[0].fd(), POLLIN, 0}, {sockets_[1].fd(), POLLIN, 0}};
-    ::poll(fds, 2, static_cast<int>(left.count()));
+    std::vector<pollfd> fds;
+    for (const auto& s : sockets_) fds.push_back({s.fd(), POLLIN, 0});
+    ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
   }
 }
 
+// Our sockets on the virtual network: 127.0.0.2, ports from 50000 in Socket order.
+constexpr uint16_t kVirtualFirstPort = 50000;
+
 class VirtualWire::Harness : public net::Node {
  public:
-  Harness(Address main, Address other) : main_(main), other_(other) {}
-  bool owns(const Address& a) const override { return a == main_ || a == other_; }
-  void receive(Instant now, const net::Datagram& d) override {
-    inbox_.push_back({d.to == main_ ? Socket::kMain : Socket::kOther, d.from, d.bytes, now});
-  }
+  bool owns(const Address& a) const override { return socket_of(a).has_value(); }
+  void receive(Instant now, const net::Datagram& d) override { inbox_.push_back({*socket_of(d.to), d.from, d.bytes, now}); }
   void on_timer(Instant) override {}
   std::optional<Instant> next_timer() override { return std::nullopt; }
   void flush(net::VirtualNetwork&) override {}
+  static Address address(Socket s) { return Address::ipv4(0x7f000002u, static_cast<uint16_t>(kVirtualFirstPort + static_cast<uint16_t>(s))); }
+  std::optional<Socket> socket_of(const Address& a) const {
+    if (!a.same_host(address(Socket::kMain)) || a.port() < kVirtualFirstPort || a.port() >= kVirtualFirstPort + count_) return std::nullopt;
+    return static_cast<Socket>(a.port() - kVirtualFirstPort);
+  }
   std::deque<Wire::Arrival> inbox_;
-
- private:
-  Address main_;
-  Address other_;
+  size_t count_ = 2;  // sockets open
 };
 
+Address VirtualWire::local(Socket s) const { return Harness::address(s); }
+
+Result<void> VirtualWire::open_sockets(size_t n) {
+  harness_->count_ = std::max(harness_->count_, n);
+  return {};
+}
+
 VirtualWire::VirtualWire(server::ServerConfig config, std::shared_ptr<server::MemoryFileStore> files, uint64_t seed)
-    : Wire(Address::loopback_v4(69)), files_(std::move(files)), sim_(seed),
-      main_(Address::ipv4(0x7f000002u, 50000)), other_(Address::ipv4(0x7f000002u, 50001)) {
+    : Wire(Address::loopback_v4(69)), files_(std::move(files)), sim_(seed) {
   server_ = std::make_unique<server::ServerNode>(listen(), std::move(config), *files_);
-  harness_ = std::make_unique<Harness>(main_, other_);
+  harness_ = std::make_unique<Harness>();
   // A loopback-like one-way latency, so virtual durations and timings read like real ones.
   sim_.network().set_faults({.delay = std::chrono::microseconds(50)});
   sim_.add(*server_);

@@ -1,5 +1,6 @@
 // What a scenario talks through: two client sockets (the main TID and a second one to
-// play the wrong TID) and the target's well-known address. Over real UDP, or over the
+// play the wrong TID), as many more as concurrent transfers ask for, and the target's
+// well-known address. Over real UDP, or over the
 // virtual network with the reference server in virtual time. Every datagram both ways
 // is recorded and fed to the rule engine.
 #pragma once
@@ -43,6 +44,9 @@ class Wire {
   const Address& listen() const { return listen_; }
   virtual Instant now() = 0;
   virtual Address local(Socket s) const = 0;
+  // `n` sockets beyond kMain and kOther, one client TID per concurrent transfer (RFC 1350
+  // §4), opened on first use and kept for the wire's life: Socket{2} .. Socket{n + 1}.
+  Result<std::vector<Socket>> extra_sockets(size_t n);
   void send(Socket s, const Address& to, std::span<const uint8_t> bytes);
   // The next datagram to reach one of our sockets by `deadline`, waiting until then at
   // most. Returns by the deadline however fast the target sends: a datagram that arrived
@@ -71,6 +75,8 @@ class Wire {
     Instant time;  // when it reached our socket
   };
   virtual void transmit(Socket s, const Address& to, std::span<const uint8_t> bytes) = 0;
+  // Makes Socket{0} .. Socket{n - 1} exist (n only grows).
+  virtual Result<void> open_sockets(size_t n) = 0;
   // The next datagram that arrived by `deadline`; nullopt once none did and the deadline
   // has passed, or the run is cancelled (checked at least every kWaitSlice).
   virtual std::optional<Arrival> next_arrival(Instant deadline) = 0;
@@ -88,19 +94,20 @@ class UdpWire : public Wire {
  public:
   static Result<std::unique_ptr<UdpWire>> open(const Address& target);
   Instant now() override { return real_now(); }
-  Address local(Socket s) const override { return sockets_[s == Socket::kMain ? 0 : 1].local_address(); }
+  Address local(Socket s) const override { return sockets_[static_cast<size_t>(s)].local_address(); }
 
  protected:
   void transmit(Socket s, const Address& to, std::span<const uint8_t> bytes) override;
   std::optional<Arrival> next_arrival(Instant deadline) override;
+  Result<void> open_sockets(size_t n) override;
 
  private:
   explicit UdpWire(const Address& target) : Wire(target) {}
-  std::optional<Arrival> read(int socket);
-  net::UdpSocket sockets_[2];
+  std::optional<Arrival> read(size_t socket);
+  std::vector<net::UdpSocket> sockets_;  // indexed by Socket
   // A datagram read from each socket that arrived after the deadline it was read for.
-  std::optional<Arrival> pending_[2];
-  int turn_ = 0;  // the socket served first next time: the two take turns
+  std::vector<std::optional<Arrival>> pending_;
+  size_t turn_ = 0;  // the socket served first next time: they take turns
   std::vector<uint8_t> buffer_ = std::vector<uint8_t>(proto::kMaxDatagramSize + 1);
 };
 
@@ -110,21 +117,20 @@ class VirtualWire : public Wire {
   VirtualWire(server::ServerConfig config, std::shared_ptr<server::MemoryFileStore> files, uint64_t seed);
   ~VirtualWire() override;
   Instant now() override { return sim_.now(); }
-  Address local(Socket s) const override { return s == Socket::kMain ? main_ : other_; }
+  Address local(Socket s) const override;
   server::ServerNode& server() { return *server_; }
 
  protected:
   void transmit(Socket s, const Address& to, std::span<const uint8_t> bytes) override;
   std::optional<Arrival> next_arrival(Instant deadline) override;
+  Result<void> open_sockets(size_t n) override;
 
  private:
-  class Harness;  // the node that owns our two addresses
+  class Harness;  // the node that owns our addresses
   std::shared_ptr<server::MemoryFileStore> files_;
   net::Simulation sim_;
   std::unique_ptr<server::ServerNode> server_;
   std::unique_ptr<Harness> harness_;
-  Address main_;
-  Address other_;
 };
 
 }  // namespace tftp::scenario

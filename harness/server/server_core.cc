@@ -121,6 +121,13 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
       return;
     }
   }
+  if (config_.faults.one_session_per_host) {
+    std::vector<SessionId> same_host;
+    for (const auto& [id, session] : sessions_) {
+      if (session.client.same_host(from) && session.client != from) same_host.push_back(id);
+    }
+    for (SessionId id : same_host) close(id);
+  }
   std::string summary = proto::describe(*packet);
   if (sessions_.size() >= config_.max_sessions) {
     std::vector<uint8_t> busy(64);
