@@ -123,6 +123,9 @@ const std::map<std::string, std::vector<const char*>>& caught_by() {
       {"jump_on_future_ack", {"rfc1350.ack.future-block-lockstep", "rfc1350.ack.future-block-download",
                               "rfc7440.window.future-ack-ignored"}},
       {"oack_window_zero", {"rfc7440.windowsize.max-65535"}},
+      // Leading slash and backslash are MAY: refused or served, a note says which.
+      {"no_subdirectories", {"rfc1350.path.subdirectory", "rfc1350.path.inner-dotdot", "rfc1350.path.leading-slash",
+                             "rfc1350.path.backslash"}},
   };
   return kMap;
 }

@@ -42,6 +42,7 @@ struct ServerFaults {
   bool serve_directories = false;          // RFC 1350 §1: "." or "dir/" is read as an empty file
   bool serve_long_names = false;           // RFC 1350 §5: a name over 255 bytes is cut to nothing and served (as atftpd)
   bool oack_window_zero = false;           // RFC 7440 §3: windowsize granted as 0, outside 1..65535
+  bool no_subdirectories = false;          // de facto (PXE): a name with a '/' inside is "not found"
 };
 
 // What a traversal reaches under the allow_traversal fault (the embedded target provides it).
