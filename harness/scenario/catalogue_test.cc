@@ -124,6 +124,9 @@ const std::map<std::string, std::vector<const char*>>& caught_by() {
                               "rfc7440.window.future-ack-ignored"}},
       {"oack_window_zero", {"rfc7440.windowsize.max-65535"}},
       {"one_session_per_host", {"rfc1350.concurrency.twenty-downloads", "rfc1350.concurrency.two-hundred-downloads"}},
+      // Leading slash and backslash are MAY: refused or served, a note says which.
+      {"no_subdirectories", {"rfc1350.path.subdirectory", "rfc1350.path.inner-dotdot", "rfc1350.path.leading-slash",
+                             "rfc1350.path.backslash"}},
   };
   return kMap;
 }

@@ -47,6 +47,9 @@ const std::vector<FixtureInfo>& fixtures() {
       {"f1m.bin", 1 << 20, "1 MiB, a multiple of every power-of-two blksize"},
       {"rollover.bin", 600000, "75000 blocks at blksize 8: the block number wraps past 65535"},
       {"netascii.txt", netascii_text().size(), "text with CR and LF at block boundaries"},
+      // The one fixture below the root: PXE loaders fetch names like pxelinux.cfg/default,
+      // and the path scenarios spell this name in other ways (a leading slash, x/../y, a backslash).
+      {"sub/f511.bin", 511, "in a subdirectory: a name with a '/' inside"},
   };
   return kAll;
 }
@@ -74,7 +77,9 @@ Result<size_t> write_fixtures(const std::filesystem::path& dir) {
   for (const auto& f : fixtures()) {
     const auto bytes = *fixture_bytes(f.name);
     const auto path = dir / f.name;
-    const auto temp = dir / ("." + f.name + ".tmp");
+    std::filesystem::create_directories(path.parent_path(), ec);  // sub/f511.bin
+    if (ec) return make_error("tftp.fixtures.mkdir_failed", "cannot create " + path.parent_path().string() + ": " + ec.message());
+    const auto temp = path.parent_path() / ("." + path.filename().string() + ".tmp");
     {
       std::ofstream out(temp, std::ios::binary | std::ios::trunc);
       out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));

@@ -285,13 +285,14 @@ class Interpreter {
       if (pat.size_full && d->payload.size() != blksize_) return false;
       if (pat.size_short && d->payload.size() >= blksize_) return false;
       if (pat.content) {
-        const auto fixture = fixture_bytes(rrq_file_);
+        const std::string& name = pat.content_of.empty() ? rrq_file_ : pat.content_of;
+        const auto fixture = fixture_bytes(name);
         const size_t offset = (d->block == 0 ? 0 : d->block - 1u) * blksize_;
         if (!fixture || offset > fixture->size()) return false;
         const size_t len = std::min(blksize_, fixture->size() - offset);
         if (d->payload.size() != len ||
             !std::equal(d->payload.begin(), d->payload.end(), fixture->begin() + static_cast<long>(offset))) {
-          *why = "DATA " + std::to_string(d->block) + " does not carry the bytes of " + rrq_file_;
+          *why = "DATA " + std::to_string(d->block) + " does not carry the bytes of " + name;
           return false;
         }
       }
@@ -844,7 +845,7 @@ std::string Pattern::describe() const {
   }
   for (const auto& [k, v] : options) out += " " + k + "=" + v;
   for (const auto& k : options_absent) out += " no " + k;
-  if (content) out += " (fixture content)";
+  if (content) out += content_of.empty() ? " (fixture content)" : " (the content of " + content_of + ")";
   if (from_listen) out += " from the well-known port";
   if (from_new_port) out += " from a new port";
   if (at == Socket::kOther) out += " at the second port";

@@ -178,7 +178,17 @@ Pattern pattern_of(const YAML::Node& n, const YAML::Node& op_node) {
   if (n["options_absent"]) {
     for (const auto& o : n["options_absent"]) p.options_absent.push_back(str(o, "option name"));
   }
-  if (n["content"]) p.content = boolean(n["content"], "content");
+  if (n["content"]) {
+    // `content: true` compares with the requested fixture; `content: NAME` with that fixture,
+    // for a request that names it another way.
+    const std::string v = str(n["content"], "content");
+    if (v == "true" || v == "false") {
+      p.content = boolean(n["content"], "content");
+    } else {
+      p.content = true;
+      p.content_of = v;
+    }
+  }
   if (n["at"]) p.at = socket_of(n["at"]);
   if (n["source"]) {
     const std::string s = str(n["source"], "source");
@@ -326,7 +336,9 @@ std::vector<std::string> fixtures_needed(const std::vector<Step>& steps) {
       }
     } else if (step.kind == StepKind::kExpect) {
       for (const auto& alt : step.alternatives) {
-        if (alt.pattern.content && !is_fixture(requested)) unknown(step, requested, "to compare DATA with");
+        const std::string& compared = alt.pattern.content_of.empty() ? requested : alt.pattern.content_of;
+        if (alt.pattern.content && !is_fixture(compared)) unknown(step, compared, "to compare DATA with");
+        if (alt.pattern.content && !alt.pattern.content_of.empty()) needed.insert(compared);
       }
     } else if (step.kind == StepKind::kDownload) {
       if (is_fixture(step.transfer.file)) needed.insert(step.transfer.file);

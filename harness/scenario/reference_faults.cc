@@ -79,6 +79,8 @@ const std::vector<ReferenceFault>& reference_faults() {
        [](C& c) { c.faults.one_session_per_host = true; }},
       {"truncate_uploads", "RFC 1350 §6: the last DATA of an upload is ACKed but not stored",
        [](C& c) { c.faults.truncate_uploads = true; }},
+      {"no_subdirectories", "de facto (PXE): a name with a '/' inside, as sub/f511.bin, is not found",
+       [](C& c) { c.faults.no_subdirectories = true; }},
   };
   return kAll;
 }

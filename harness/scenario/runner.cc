@@ -384,6 +384,9 @@ TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed, 
     info.fixtures = verify_fixtures(target, fixtures, profile, seed, cancel);
     const bool written = target.fixtures_written_by_harness();
     for (const auto& f : info.fixtures) {
+      // A fixture below the root that the harness wrote itself is there: "not found" is the
+      // target's answer to a name with a '/', which the path scenarios judge.
+      if (written && f.status == "missing" && f.name.find('/') != std::string::npos) continue;
       if (f.status == "missing" || (f.status != "ok" && !written)) {
         profile.fixture_problems[f.name] = f.status + " (" + f.detail + ")";
       }

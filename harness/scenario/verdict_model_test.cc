@@ -53,6 +53,16 @@ TEST(ScenarioLoader, RecordsTheFixturesTheTargetMustServe) {
   EXPECT_EQ(s.front().fixtures, (std::vector<std::string>{"f1m.bin", "f512.bin"}));
 }
 
+// A name spelled another way (/sub/f511.bin) is compared with the fixture it should reach.
+TEST(ScenarioLoader, ContentNamingAFixtureComparesWithItAndNeedsIt) {
+  auto s = load(std::string(kHeader) + "steps:\n  - send: RRQ\n    file: /sub/f511.bin\n  - expect: DATA\n    content: sub/f511.bin\n");
+  EXPECT_EQ(s.front().fixtures, (std::vector<std::string>{"sub/f511.bin"}));
+  auto bad = load_text(std::string(kHeader) + "steps:\n  - send: RRQ\n    file: f1.bin\n  - expect: DATA\n    content: nope.bin\n",
+                       "c.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("unknown fixture 'nope.bin'"), std::string::npos) << bad.error().message;
+}
+
 TEST(ScenarioLoader, ARequirementListSetsEveryRequirement) {
   auto s = load("id: t.x\ntitle: t\ncitation: c\nrequirement: [T1350-RTX, T1123-SAS]\nlevel: MUST\nsummary: s\nsteps:\n  - wait: 1s\n");
   EXPECT_EQ(s.front().requirement, "T1350-RTX");

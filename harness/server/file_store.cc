@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "engine/file_io.h"
 #include "proto/packet.h"
@@ -85,24 +86,37 @@ class SharedMemorySource : public engine::ByteSource {
 }  // namespace
 
 tl::expected<std::string, Refusal> confine_filename(std::string_view filename) {
-  std::string path;
   size_t i = 0;
   while (i < filename.size() && filename[i] == '/') ++i;  // "/x" is "x" beneath the root
   std::string_view rest = filename.substr(i);
-  if (rest.empty()) return tl::unexpected(refuse(ErrorCode::kAccessViolation, "Access violation"));
-  // Components are split on '/' and, for the benefit of Windows-minded clients, '\'.
-  size_t start = 0;
-  while (start <= rest.size()) {
-    size_t end = rest.find_first_of("/\\", start);
-    if (end == std::string_view::npos) end = rest.size();
-    const auto part = rest.substr(start, end - start);
-    if (part == "..") return tl::unexpected(refuse(ErrorCode::kAccessViolation, "Access violation"));
-    start = end + 1;
-  }
-  if (rest.find('\\') != std::string_view::npos) {
+  // A backslash is a character of the name on this host, but a Windows-minded client means
+  // a separator by it (and a "..\\" by it is the classic traversal): refused, not guessed.
+  if (rest.empty() || rest.find('\\') != std::string_view::npos) {
     return tl::unexpected(refuse(ErrorCode::kAccessViolation, "Access violation"));
   }
-  return std::string(rest);
+  // Lexical normalisation: "a/../x" is "x" and stays served; a ".." that climbs above the
+  // root is refused. (RESOLVE_BENEATH still judges symbolic links on a real root.)
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (start <= rest.size()) {
+    size_t end = rest.find('/', start);
+    if (end == std::string_view::npos) end = rest.size();
+    const auto part = rest.substr(start, end - start);
+    if (part == "..") {
+      if (parts.empty()) return tl::unexpected(refuse(ErrorCode::kAccessViolation, "Access violation"));
+      parts.pop_back();
+    } else if (part != "." || end == rest.size()) {
+      parts.push_back(part);  // a final "." or "" stays: "dir/" and "." name directories
+    }
+    start = end + 1;
+  }
+  std::string path;
+  for (size_t k = 0; k < parts.size(); ++k) {
+    if (k) path += '/';
+    path += parts[k];
+  }
+  if (path.empty()) return tl::unexpected(refuse(ErrorCode::kAccessViolation, "Access violation"));
+  return path;
 }
 
 tl::expected<std::unique_ptr<RootDirectory>, std::string> RootDirectory::open(const std::filesystem::path& root,

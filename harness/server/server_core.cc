@@ -152,6 +152,10 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
     filename = request->opcode == Opcode::kRrq ? kOutsideRoot : std::string(kOutsideRoot) + ".written";
   }
 
+  if (config_.faults.no_subdirectories && filename.find('/', filename.find_first_not_of('/')) != std::string::npos) {
+    return refuse(now, from, error_code(static_cast<uint16_t>(ErrorCode::kFileNotFound)), "File not found", summary, bytes);
+  }
+
   Session session;
   session.client = from;
   session.request.assign(bytes.begin(), bytes.end());

@@ -44,6 +44,7 @@ struct ServerFaults {
   bool oack_window_zero = false;           // RFC 7440 §3: windowsize granted as 0, outside 1..65535
   bool one_session_per_host = false;       // RFC 1350 §4: a client is its host, not its TID: a new
                                            // request from the host silently ends the session it had
+  bool no_subdirectories = false;          // de facto (PXE): a name with a '/' inside is "not found"
 };
 
 // What a traversal reaches under the allow_traversal fault (the embedded target provides it).
