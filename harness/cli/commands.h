@@ -9,6 +9,10 @@
 
 #include <CLI/CLI.hpp>
 
+namespace tftp::report {
+struct RunReport;
+}
+
 namespace tftp::cli {
 
 using Action = std::function<int()>;
@@ -31,15 +35,14 @@ inline int interrupted_exit_code() {
 // Why `path` cannot take a report ("-" is stdout), or empty: checked before any work.
 std::string check_output_path(const std::string& path);
 
+// A run report in the format of a report flag: "--json", "--junit" or "--html" (run, report render).
+std::string render_report(const std::string& flag, const report::RunReport& report);
+
 void add_serve_command(CLI::App& app, Action& action);
 void add_transfer_commands(CLI::App& app, Action& action);  // get, put
 void add_selfcheck_command(CLI::App& app, Action& action);
 void add_run_command(CLI::App& app, Action& action, int argc, char** argv);  // run, rerun, fixtures
-void add_report_command(CLI::App& app, Action& action);  // report merge
-
-// Whether a report can be written at `path` ("-" is stdout), checked before the work that
-// makes it: empty when fine, else why not.
-std::string check_output_path(const std::string& path);
+void add_report_command(CLI::App& app, Action& action);  // report merge, report render
 void add_analyze_command(CLI::App& app, Action& action);  // analyze
 
 }  // namespace tftp::cli

@@ -7,7 +7,6 @@
 #include "cli/commands.h"
 #include "cli/terminal.h"
 #include "report/html_report.h"
-#include "report/junit_report.h"
 #include "report/json_reader.h"
 #include "report/json_report.h"
 #include "report/matrix.h"
@@ -16,6 +15,12 @@
 namespace tftp::cli {
 
 namespace {
+
+// check_output_path for an output that must be a file: a page or JUnit next to the
+// terminal table has no stdout to go to.
+std::string file_output_problem(const std::string& path) {
+  return path == "-" ? "needs a FILE (not -)" : check_output_path(path);
+}
 
 struct MergeFlags {
   std::vector<std::string> inputs;  // FILE or NAME=FILE
@@ -139,7 +144,7 @@ int merge(const MergeFlags& f) {
     }
   }
   if (f.html) {
-    if (auto why = *f.html == "-" ? std::string("needs a FILE (not -)") : check_output_path(*f.html); !why.empty()) {
+    if (auto why = file_output_problem(*f.html); !why.empty()) {
       std::fprintf(stderr, "tftpspec report merge: --html %s: %s\n", f.html->c_str(), why.c_str());
       return kExitUsage;
     }
@@ -203,7 +208,7 @@ int render(const RenderFlags& f) {
     return kExitUsage;
   }
   for (const auto& [flag, path] : outputs) {
-    if (auto why = path == "-" ? std::string("needs a FILE (not -)") : check_output_path(path); !why.empty()) {
+    if (auto why = file_output_problem(path); !why.empty()) {
       std::fprintf(stderr, "tftpspec report render: %s %s: %s\n", flag.c_str(), path.c_str(), why.c_str());
       return kExitUsage;
     }
@@ -214,8 +219,7 @@ int render(const RenderFlags& f) {
     return kExitUsage;
   }
   for (const auto& [flag, path] : outputs) {
-    const std::string text = flag == "--html" ? report::render_html(*read) : report::render_junit(*read);
-    if (auto written = report::write_file_atomic(path, text); !written) {
+    if (auto written = report::write_file_atomic(path, render_report(flag, *read)); !written) {
       std::fprintf(stderr, "tftpspec report render: %s\n", written.error().message.c_str());
       return kExitUsage;
     }

@@ -240,12 +240,6 @@ std::vector<std::pair<std::string, std::string>> report_outputs(const RunFlags& 
   return out;
 }
 
-std::string render_report(const std::string& flag, const report::RunReport& report) {
-  if (flag == "--junit") return report::render_junit(report);
-  if (flag == "--html") return report::render_html(report);
-  return report::to_json(report).dump(2) + "\n";
-}
-
 // Runs the catalogue on a thread of its own, so that an interrupt ends the run within
 // about a second even if a scenario is slow to notice: after kInterruptGrace the report
 // is made from the results delivered so far, and the remaining scenarios are marked
@@ -659,6 +653,12 @@ int rerun(const RerunFlags& r, const std::vector<std::string>& args, const std::
 }
 
 }  // namespace
+
+std::string render_report(const std::string& flag, const report::RunReport& report) {
+  if (flag == "--junit") return report::render_junit(report);
+  if (flag == "--html") return report::render_html(report);
+  return report::to_json(report).dump(2) + "\n";
+}
 
 // The directory exists and we may create a file in it (tried, then removed).
 std::string check_output_path(const std::string& path) {
