@@ -85,6 +85,8 @@ void print_result(std::FILE* out, const report::ScenarioResult& r, bool verbose,
   } else {
     std::fprintf(out, "  %-5s %-58s %8.1f ms\n", word.c_str(), r.id.c_str(), r.duration_ms);
   }
+  // A measured schedule is shown whatever the verdict: the curve is the finding.
+  for (const auto& c : r.retransmissions) std::fprintf(out, "        retransmissions of %s\n", c.text().c_str());
   if (r.verdict == report::Verdict::kPass) return;
   if (!r.decided_by.empty()) std::fprintf(out, "        [%s]\n", r.decided_by.c_str());
   std::fprintf(out, "        %s\n", r.reason.c_str());

@@ -78,6 +78,7 @@ struct Transfer::State {
   std::deque<std::vector<uint8_t>> window;  // payloads of blocks window_first.. in order
   uint64_t window_first = 1;
   std::vector<std::vector<uint8_t>> spare;  // recycled payload buffers
+  std::optional<uint64_t> window_restarted_at;  // the ACK whose repeat last restarted a window (RFC 7440 §4)
 
   // Receiver. The wire numbers of its ACKs follow the wrap the peer's DATA used.
   uint64_t received = 0;  // highest block received in order
@@ -241,6 +242,20 @@ struct Transfer::State {
     }
     if (!block) {
       ++stats.duplicates_received;
+      // RFC 7440 §4: "In the case of a data block sequence error, the DRCV SHOULD notify the
+      // DSND by sending an ACK corresponding to the last data block correctly received. The
+      // notified DSND SHOULD send a new data block window whose beginning MUST be set based
+      // on the ACK received out of sequence." When the first block of a window is lost,
+      // that ACK repeats the one that opened the window: windowed, it is the receiver's
+      // notice, not a Sorcerer's Apprentice duplicate (a lockstep concern, RFC 1123
+      // §4.2.3.1), and the window restarts after it at once. Once per acknowledged block:
+      // the receiver notifies once per gap, and a duplicated notice must not double the data.
+      if (params.windowsize > 1 && wire == sent_wire(acked) && acked < sent && window_restarted_at != acked &&
+          !config.faults.ignore_window_loss_ack) {
+        window_restarted_at = acked;
+        send_window_from(config.faults.window_past_loss ? sent + 1 : acked + 1, now);
+        return;
+      }
       if (config.faults.resend_on_duplicate_ack && wire == sent_wire(acked) && acked < sent) {
         send_window_from(acked + 1, now);
       }
@@ -350,7 +365,7 @@ struct Transfer::State {
         return;
       }
       if (old_blocks_seen++ % params.windowsize == 0) send_ack(received);
-    } else if (!gap_reported) {
+    } else if (!gap_reported && !config.faults.no_gap_ack) {
       // A block from the future: one went missing. ACK the last in-order block once so the
       // sender rewinds (RFC 7440 §4).
       gap_reported = true;

@@ -55,6 +55,9 @@ struct Faults {
   bool corrupt_data = false;           // RFC 1350 §5: flip the last byte of every DATA payload
   bool window_as_lockstep = false;     // RFC 7440: grant a window but send one block per ACK
   bool no_rewind = false;              // RFC 7440 §4: after a partial ACK, go on past the lost blocks
+  bool ignore_window_loss_ack = false;  // RFC 7440 §4: a repeated ACK (first block of a window lost) waits for the timer
+  bool window_past_loss = false;       // RFC 7440 §4: a repeated ACK sends the next window past the blocks sent
+  bool no_gap_ack = false;             // RFC 7440 §4: a receiver that sees a gap waits for its timer to re-ACK
   bool data_after_short_final = false;  // RFC 1350 §6: one more (empty) DATA after the final one is ACKed
   bool wrq_acked_with_1 = false;       // RFC 1350 §4: a granted WRQ is answered with ACK 1, not ACK 0
   bool duplicate_data_advances = false;  // RFC 1350 §2: a repeat of the last DATA is taken as the next block

@@ -319,6 +319,12 @@ void scenario_section(std::string& out, const ScenarioResult& s, const std::stri
     }
     out += "</p>\n";
   }
+  for (const auto& c : s.retransmissions) {
+    std::string gaps;
+    for (double g : c.gaps_ms) gaps += (gaps.empty() ? "" : " &rarr; ") + fixed(g / 1000.0, 2) + " s";
+    out += "<p>Retransmissions of <code>" + html_escape(c.packet) + "</code>: " + (gaps.empty() ? "none" : gaps) + "; " +
+           html_escape(c.end) + (c.judgement.empty() ? "" : "; " + html_escape(c.judgement)) + "</p>\n";
+  }
   if (s.datagrams_dropped > 0) {
     out += "<p>" + std::to_string(s.datagrams_dropped) + " datagrams dropped unread (a flood); the rule engine saw all of them.</p>\n";
   }

@@ -269,6 +269,16 @@ ScenarioResult result(const Field& f) {
   r.category = f.str_or("category");
   r.findings = findings(f, "findings");
   r.see_also = f.strings_or("see_also");
+  if (f.has("retransmissions")) {
+    f.at("retransmissions").each([&](const Field& c) {
+      RetransmissionCurve curve;
+      curve.packet = c.str_or("packet");
+      if (c.has("gaps_ms")) c.at("gaps_ms").each([&](const Field& g) { curve.gaps_ms.push_back(g.number()); });
+      curve.end = c.str_or("end");
+      curve.judgement = c.str_or("judgement");
+      r.retransmissions.push_back(std::move(curve));
+    });
+  }
   return r;
 }
 

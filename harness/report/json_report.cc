@@ -45,6 +45,13 @@ json result_json(const ScenarioResult& r) {
   if (!r.category.empty()) j["category"] = r.category;
   if (!r.expected.empty()) j["expected"] = r.expected;
   if (!r.observed.empty()) j["observed"] = r.observed;
+  if (!r.retransmissions.empty()) {
+    json curves = json::array();
+    for (const auto& c : r.retransmissions) {
+      curves.push_back({{"packet", c.packet}, {"gaps_ms", c.gaps_ms}, {"end", c.end}, {"judgement", c.judgement}});
+    }
+    j["retransmissions"] = curves;
+  }
   return j;
 }
 

@@ -96,6 +96,7 @@ std::string scenario_details(const ScenarioResult& r) {
   out += line("observed", r.observed);
   out += line("category", r.category);
   out += line("scenario", r.file);
+  for (const auto& c : r.retransmissions) out += "retransmissions: " + c.text() + "\n";
   if (r.datagrams_dropped > 0) out += "datagrams dropped: " + std::to_string(r.datagrams_dropped) + "\n";
   for (const auto& f : r.findings) out += "finding " + f.id + " (" + f.level + ", " + f.citation + "): " + f.message + "\n";
   out += line("run-wide findings also seen", join(r.see_also, ", "));

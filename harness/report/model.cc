@@ -1,10 +1,25 @@
 #include "report/model.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <utility>
 
 namespace tftp::report {
+
+std::string RetransmissionCurve::text() const {
+  std::string out = packet + ": gaps";
+  if (gaps_ms.empty()) out += " (none)";
+  for (double g : gaps_ms) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, " %.2f", g / 1000.0);
+    out += buf;
+  }
+  if (!gaps_ms.empty()) out += " s";
+  if (!end.empty()) out += "; " + end;
+  if (!judgement.empty()) out += "; " + judgement;
+  return out;
+}
 
 std::string_view verdict_name(Verdict v) {
   switch (v) {

@@ -74,6 +74,19 @@ struct RunFinding {
   friend bool operator==(const RunFinding&, const RunFinding&) = default;
 };
 
+// A retransmission schedule a scenario measured (RFC 1123 §4.2.3.2, T1123-RTO): the packet
+// the harness left unacknowledged, the gaps between its sends as the harness's clock saw
+// them (the first: from the original to the first retransmission), how it ended and what
+// the timer's shape says.
+struct RetransmissionCurve {
+  std::string packet;            // decoded, e.g. `DATA block=1 size=512`
+  std::vector<double> gaps_ms;
+  std::string end;               // "gave up silently after ...", "ERROR 0 ...", "measured 3 retransmissions"
+  std::string judgement;         // "backs off", "never adapts", ...
+  std::string text() const;      // one line: the curve, the end and the judgement
+  friend bool operator==(const RetransmissionCurve&, const RetransmissionCurve&) = default;
+};
+
 struct ScenarioResult {
   std::string id;
   std::string title;
@@ -97,6 +110,7 @@ struct ScenarioResult {
   std::vector<FindingRecord> findings;    // about this scenario's own requirement: they set the verdict
   std::vector<FindingRecord> incidental;  // other rules' findings; the runner moves them to RunReport::findings
   std::vector<std::string> see_also;      // keys of the run findings this scenario saw
+  std::vector<RetransmissionCurve> retransmissions;  // schedules measured by `schedule:` steps
   friend bool operator==(const ScenarioResult&, const ScenarioResult&) = default;
 };
 

@@ -103,6 +103,7 @@ class Interpreter {
         case StepKind::kDownload:
         case StepKind::kUpload: do_transfer(step); break;
         case StepKind::kDownloads: do_downloads(step); break;
+        case StepKind::kSchedule: do_schedule(step); break;
       }
     }
     if (listen_hold_.owns_lock()) listen_hold_.unlock();
@@ -345,6 +346,7 @@ class Interpreter {
       for (const auto& alt : step.alternatives) {
         if (!matches(alt.pattern, *r, &why)) continue;
         check_backoff(step, r->time);
+        last_matched_ = *r;
         if (alt.verdict != Verdict::kPass) {
           judge(alt.verdict, alt.reason.empty() ? "observed " + alt.pattern.describe() : alt.reason,
                 "", describe_received(*r));
@@ -407,6 +409,112 @@ class Interpreter {
     }
     if (cancelled()) judge(Verdict::kError, kInterruptedReason);  // a silence cut short proves nothing
     inbox_.insert(inbox_.begin(), std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
+  }
+
+  // --- the retransmission schedule (RFC 1123 §4.2.3.2) ----------------------------------
+  // Times the resends of what the previous expect matched while the harness answers
+  // nothing: `tries` of them, or until the target gives up (no resend within 2.5 times the
+  // last gap plus a second: a doubling timer's next one comes at twice; an ERROR; anything
+  // else). The curve goes into the report whatever the verdict.
+  void do_schedule(const Step& step) {
+    if (!last_matched_) {
+      judge(Verdict::kError, "a schedule step needs an expect before it (the packet whose resends it times)");
+      return;
+    }
+    const Received first = *last_matched_;
+    const std::string key = key_of(first);
+    const Instant deadline = wire_.now() + profile_.resolve(step.within);
+    std::vector<Instant> sends{first.time};
+    std::string end;
+    for (;;) {
+      const int resent = static_cast<int>(sends.size()) - 1;
+      if (step.tries > 0 && resent >= step.tries) {
+        end = "measured " + std::to_string(resent) + " retransmissions";
+        break;
+      }
+      const Duration last_gap = sends.size() > 1 ? sends.back() - sends[sends.size() - 2] : profile_.rto;
+      const Duration patience = std::max(last_gap * 5 / 2, profile_.rto * 3 / 2) + std::chrono::seconds(1);
+      const Instant until = std::min(deadline, sends.back() + patience);
+      bool fresh = false;
+      auto r = next(first.at, /*repeats=*/true, until, &fresh);
+      if (cancelled()) {
+        judge(Verdict::kError, kInterruptedReason);
+        return;
+      }
+      if (!r) {
+        if (wire_.now() >= deadline && until == deadline) {
+          end = "still resending after " + seconds_text(wire_.now() - first.time) + " (the step's budget)";
+        } else {
+          end = "gave up silently (no ERROR) after " + std::to_string(resent) + " retransmissions: nothing within " +
+                seconds_text(patience) + " of the last";
+        }
+        break;
+      }
+      if (key_of(*r) == key) {
+        sends.push_back(r->time);
+        continue;
+      }
+      if (!fresh) continue;  // an older datagram resent: not what is timed here
+      end = std::string(proto::parse(r->bytes, proto::Strictness::kLenient) ? "then sent " : "then sent a malformed ") +
+            describe_received(*r) + " [" + hex_bytes(r->bytes) + "] after " + std::to_string(resent) + " retransmissions";
+      break;
+    }
+    report::RetransmissionCurve curve;
+    curve.packet = proto::describe_datagram(first.bytes);
+    for (size_t i = 1; i < sends.size(); ++i) curve.gaps_ms.push_back(to_ms(sends[i] - sends[i - 1]));
+    curve.end = end;
+    judge_schedule(step, sends, curve);
+    result_.retransmissions.push_back(std::move(curve));
+  }
+
+  // RFC 1123 §4.2.3.2: "A TFTP implementation MUST use an adaptive timeout." and, under
+  // IMPLEMENTATION, "At least an exponential backoff of retransmission timeout is
+  // necessary." A timer adapts when its gaps grow (backoff) or when it was seeded from the
+  // round trip (its first gap mid-transfer well below its timeout before any round trip,
+  // S1). It never adapts when three or more gaps are all equal (within the jitter, or 10%)
+  // and not below S1, and discovery saw no round-trip estimation either (S = S1). A late
+  // timer on a loaded machine only makes gaps unequal: it can hide a fixed timer, never
+  // make an adaptive one look fixed.
+  void judge_schedule(const Step& step, const std::vector<Instant>& sends, report::RetransmissionCurve& curve) {
+    if (sends.size() < 2) {
+      curve.judgement = "no retransmission to time";
+      judge(mismatch_verdict(step), step.reason.empty() ? "no retransmission of the unacknowledged packet: " + curve.end
+                                                        : step.reason,
+            "retransmissions of " + curve.packet, curve.end);
+      return;
+    }
+    std::vector<Duration> gaps;
+    for (size_t i = 1; i < sends.size(); ++i) gaps.push_back(sends[i] - sends[i - 1]);
+    const Duration shortest = *std::min_element(gaps.begin(), gaps.end());
+    const Duration longest = *std::max_element(gaps.begin(), gaps.end());
+    const Duration jitter = profile_.jitter.value_or(std::chrono::milliseconds(25));
+    const Duration tolerance = std::max<Duration>(shortest / 10, jitter * 4 + std::chrono::milliseconds(20));
+    bool grows = false;
+    for (size_t i = 1; i < gaps.size(); ++i) grows = grows || gaps[i] > gaps[i - 1] + tolerance;
+    const bool seeded_from_rtt = gaps.front() < profile_.rto * 3 / 4 - tolerance ||
+                                 profile_.srto < profile_.rto * 3 / 4 - tolerance;
+    if (grows) {
+      curve.judgement = "backs off (adaptive)";
+    } else if (longest - shortest > tolerance) {
+      curve.judgement = "uneven, not growing";
+    } else if (seeded_from_rtt) {
+      curve.judgement = "constant after a start taken from the round trip";
+      judge(Verdict::kNote, "the timer follows the round trip (timeout " + seconds_text(gaps.front()) +
+                                " against " + seconds_text(profile_.rto) + " before any round trip) but does not back "
+                                "off on retransmission (RFC 1123 §4.2.3.2: \"At least an exponential backoff of "
+                                "retransmission timeout is necessary\")",
+            "", curve.text());
+    } else if (gaps.size() >= 3) {
+      curve.judgement = "never adapts: a fixed " + seconds_text(gaps.front()) + " timer";
+      judge(mismatch_verdict(step), "the timer never adapts: " + std::to_string(gaps.size()) + " gaps of " +
+                                        seconds_text(gaps.front()) + " (" + curve.text() +
+                                        "), no backoff and no round-trip estimation (mid-transfer timeout " +
+                                        seconds_text(profile_.srto) + ", first " + seconds_text(profile_.rto) +
+                                        "); RFC 1123 §4.2.3.2: \"A TFTP implementation MUST use an adaptive timeout\"",
+            "gaps that grow (backoff), or a timeout taken from the round trip", curve.text());
+    } else {
+      curve.judgement = "too few retransmissions to judge the timer";
+    }
   }
 
   // --- whole transfers -------------------------------------------------------------------
@@ -755,6 +863,7 @@ class Interpreter {
   std::vector<Received> inbox_;
   std::set<std::string> seen_;
   std::optional<Instant> last_match_;
+  std::optional<Received> last_matched_;  // what the last expect matched: a schedule times its resends
   std::optional<Duration> last_gap_;
   // For the evidence: datagrams the fault injection withheld (never observed), the indices
   // of second copies it sent, and the indices the findings cite (shown with their bytes).

@@ -307,8 +307,18 @@ Step step_of(const YAML::Node& n, const std::string& file) {
     s.concurrent.count = s.concurrent.files.size();
     if (n["count"]) s.concurrent.count = static_cast<size_t>(integer(n["count"], "count", 1, 1000));
     if (!n["within"]) s.within = Wait{60, 0};
+  } else if (n["schedule"]) {
+    check_keys(n, {"schedule", "within", "otherwise", "reason"}, "a schedule step");
+    s.kind = StepKind::kSchedule;
+    const auto what = n["schedule"];
+    if (what.IsScalar() && what.Scalar() == "give-up") {
+      s.tries = 0;
+    } else {
+      s.tries = static_cast<int>(integer(what, "schedule (a number of retransmissions, or give-up)", 1, 50));
+    }
+    if (!n["within"]) s.within = Wait{180, 0};
   } else {
-    bad(n, "a step needs one of send, expect, silence, wait, download, upload, downloads");
+    bad(n, "a step needs one of send, expect, silence, wait, download, upload, downloads, schedule");
   }
   return s;
 }

@@ -91,7 +91,7 @@ struct Alternative {
   bool end = false;  // the scenario ends here with this verdict
 };
 
-enum class StepKind { kSend, kExpect, kSilence, kWait, kDownload, kUpload, kDownloads };
+enum class StepKind { kSend, kExpect, kSilence, kWait, kDownload, kUpload, kDownloads, kSchedule };
 
 // A whole transfer run by the reference client engine, with deliberate faults on what
 // the harness sends: used for long files (rollover, 1 MB) and loss/duplication of our ACKs.
@@ -137,6 +137,9 @@ struct Step {
   bool backoff = false;                   // gap since the previous match must not shrink (RFC 1123 §4.2.3.2)
   TransferSpec transfer;
   ConcurrentSpec concurrent;  // kDownloads
+  // kSchedule: the retransmissions of what the previous expect matched, left unanswered,
+  // are timed (RFC 1123 §4.2.3.2); `tries` of them, or with 0 until the target gives up.
+  int tries = 0;
 };
 
 struct Scenario {

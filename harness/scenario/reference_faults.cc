@@ -19,6 +19,11 @@ const std::vector<ReferenceFault>& reference_faults() {
        [](C& c) { c.transfer.faults.no_error_to_stray_tid = true; }},
       {"no_retransmission", "RFC 1350 §2: nothing is retransmitted on timeout",
        [](C& c) { c.transfer.faults.no_retransmission = true; }},
+      {"fixed_retransmit_timer", "RFC 1123 §4.2.3.2: a fixed timer, the same 1 s every time: no backoff, no round-trip estimation",
+       [](C& c) {
+         c.transfer.retransmit.min = c.transfer.retransmit.initial;
+         c.transfer.retransmit.max = c.transfer.retransmit.initial;
+       }},
       {"no_dally", "RFC 1350 §6: the final ACK is not repeated for a repeated final DATA",
        [](C& c) { c.transfer.faults.no_dally = true; }},
       {"ignore_peer_error", "RFC 1350 §7: the transfer goes on after the client's ERROR",
@@ -31,6 +36,12 @@ const std::vector<ReferenceFault>& reference_faults() {
        [](C& c) { c.transfer.faults.window_as_lockstep = true; }},
       {"no_rewind", "RFC 7440 §4: after a partial ACK the window resumes past the lost blocks",
        [](C& c) { c.transfer.faults.no_rewind = true; }},
+      {"ignore_window_loss_ack", "RFC 7440 §4: the ACK repeated when a window's first block is lost is ignored until the timer fires",
+       [](C& c) { c.transfer.faults.ignore_window_loss_ack = true; }},
+      {"window_past_loss", "RFC 7440 §4: the ACK repeated when a window's first block is lost brings the next window, past the loss",
+       [](C& c) { c.transfer.faults.window_past_loss = true; }},
+      {"no_gap_ack", "RFC 7440 §4: a receiver missing a window's first block does not ACK the last block it has until its timer fires",
+       [](C& c) { c.transfer.faults.no_gap_ack = true; }},
       {"data_after_short_final", "RFC 1350 §6: one more empty DATA follows the ACK of the final, short one",
        [](C& c) { c.transfer.faults.data_after_short_final = true; }},
       {"wrq_acked_with_1", "RFC 1350 §4: a granted WRQ is answered with ACK 1 instead of ACK 0",
