@@ -8,6 +8,8 @@ namespace tftp::scenario {
 
 namespace {
 
+constexpr const char* kWorldWritableFixture = "world-writable.bin";
+
 std::vector<uint8_t> pattern(const std::string& name, uint64_t size) {
   uint64_t x = fnv1a(name);  // the name's hash seeds xorshift64
   std::vector<uint8_t> out(size);
@@ -50,6 +52,12 @@ const std::vector<FixtureInfo>& fixtures() {
       // The one fixture below the root: PXE loaders fetch names like pxelinux.cfg/default,
       // and the path scenarios spell this name in other ways (a leading slash, x/../y, a backslash).
       {"sub/f511.bin", 511, "in a subdirectory: a name with a '/' inside"},
+      // A decoy for the traversal oracle: a reply to ../../etc/passwd or /etc/passwd that
+      // carries these bytes stayed inside the root (a chroot), any other bytes did not.
+      // Empty and world-writable (0666 when the harness writes it): a WRQ onto it shows the
+      // server's overwrite policy, and an accepted empty upload leaves it as it was.
+      {"world-writable.bin", 0, "existing and writable by anyone: what a WRQ onto it does is the server's policy"},
+      {"etc/passwd", 600, "decoy inside the root: the traversal scenarios tell a chroot from an escape by it"},
   };
   return kAll;
 }
@@ -85,8 +93,10 @@ Result<size_t> write_fixtures(const std::filesystem::path& dir) {
       out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
       if (!out) return make_error("tftp.fixtures.write_failed", "cannot write " + temp.string());
     }
-    std::filesystem::permissions(temp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
-                                           std::filesystem::perms::group_read | std::filesystem::perms::others_read, ec);
+    using std::filesystem::perms;
+    perms mode = perms::owner_read | perms::owner_write | perms::group_read | perms::others_read;
+    if (f.name == kWorldWritableFixture) mode |= perms::group_write | perms::others_write;
+    std::filesystem::permissions(temp, mode, ec);
     std::filesystem::rename(temp, path, ec);
     if (ec) return make_error("tftp.fixtures.write_failed", "cannot rename into " + path.string() + ": " + ec.message());
     ++count;
