@@ -73,6 +73,7 @@ RunReport full_report() {
   f.datagrams = {line(7, "received")};
   s.findings = {f};
   s.see_also = {"tftp.rule.x|cause"};
+  s.retransmissions = {{"DATA block=1 size=512", {1000.5, 2001.25, 4000}, "gave up silently", "backs off (adaptive)"}};
   r.results.push_back(s);
   ScenarioResult pass;
   pass.id = "rfc1350.sanity#first";
