@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -187,6 +188,30 @@ TEST(UdpWire, CancelEndsAWaitPromptly) {
   const Instant again = real_now();
   wire->wait_until(again + 60s);
   EXPECT_LT(real_now() - again, 10s);
+}
+
+// Wire::extra_sockets over real UDP: each extra socket is a port of its own (a client TID,
+// RFC 1350 §4), and a datagram sent to one arrives there, not at another.
+TEST(UdpWire, ExtraSocketsAreSeparatePortsThatReceiveTheirOwnDatagrams) {
+  auto peer = net::UdpSocket::bind(Address::loopback_v4(0));
+  ASSERT_TRUE(peer.has_value());
+  auto wire = open_wire(peer->local_address().port());
+  auto sockets = wire->extra_sockets(4);
+  ASSERT_TRUE(sockets) << sockets.error().to_string();
+  std::set<uint16_t> ports{wire->local(Socket::kMain).port(), wire->local(Socket::kOther).port()};
+  for (Socket s : *sockets) ports.insert(wire->local(s).port());
+  EXPECT_EQ(ports.size(), 6u);
+  for (size_t i = 0; i < sockets->size(); ++i) {
+    const std::vector<uint8_t> bytes{0, 4, 0, static_cast<uint8_t>(i)};
+    ASSERT_TRUE(peer->send_to(loopback(wire->local((*sockets)[i])), bytes));
+  }
+  std::set<std::pair<size_t, uint8_t>> arrived;  // (socket, the byte naming the socket it was sent to)
+  while (arrived.size() < sockets->size()) {
+    auto r = wire->receive_until(real_now() + kLateBound);
+    ASSERT_TRUE(r) << "only " << arrived.size() << " of " << sockets->size() << " arrived";
+    arrived.insert({static_cast<size_t>(r->at), r->bytes.at(3)});
+  }
+  EXPECT_EQ(arrived, (std::set<std::pair<size_t, uint8_t>>{{2, 0}, {3, 1}, {4, 2}, {5, 3}}));
 }
 
 }  // namespace
