@@ -1045,6 +1045,53 @@ TEST(Transfer, WindowSenderRewindsAfterPartialAck) {
   EXPECT_EQ(t.stats().blocks, 13u);
 }
 
+// RFC 7440 §4 (Figure 2): DATA 5, the first block of the second window, is lost; the
+// receiver repeats ACK 4, the last block it has in order. The sender takes that repeat as
+// the notice and restarts at 5 at once, once per acknowledged block (a second copy of the
+// notice, or a late duplicate, does not double the window).
+TEST(Transfer, WindowSenderRestartsAtOnceWhenTheWindowsFirstBlockIsLost) {
+  auto t = Transfer::server_read(fixed_timer(), kClientTid, negotiated({{"blksize", "8"}, {"windowsize", "4"}}, 8, 4),
+                                 source_of(pattern(100)), kT0);
+  drain(t);  // OACK
+  t.handle_datagram(kT0, kClientTid, ack(0));
+  drain(t);  // 1-4
+  t.handle_datagram(kT0 + 10ms, kClientTid, ack(4));
+  EXPECT_EQ(drain(t).size(), 4u);  // 5-8
+  t.handle_datagram(kT0 + 20ms, kClientTid, ack(4));
+  EXPECT_EQ(texts(drain(t)), (std::vector<std::string>{"DATA block=5 size=8", "DATA block=6 size=8",
+                                                       "DATA block=7 size=8", "DATA block=8 size=8"}));
+  t.handle_datagram(kT0 + 21ms, kClientTid, ack(4));
+  EXPECT_TRUE(drain(t).empty()) << "a second repeat of ACK 4 restarted the window again";
+  t.handle_datagram(kT0 + 30ms, kClientTid, ack(8));
+  EXPECT_EQ(texts(drain(t)).front(), "DATA block=9 size=8");
+}
+
+// Lockstep keeps RFC 1123 §4.2.3.1: a duplicate ACK is never answered (Sorcerer's Apprentice).
+TEST(Transfer, LockstepSenderDoesNotRestartOnARepeatedAck) {
+  auto t = Transfer::server_read(fixed_timer(), kClientTid, negotiated({{"blksize", "8"}}, 8, 1), source_of(pattern(100)), kT0);
+  drain(t);  // OACK
+  t.handle_datagram(kT0, kClientTid, ack(0));
+  drain(t);
+  t.handle_datagram(kT0 + 10ms, kClientTid, ack(1));
+  EXPECT_EQ(drain(t).size(), 1u);
+  t.handle_datagram(kT0 + 20ms, kClientTid, ack(1));
+  EXPECT_TRUE(drain(t).empty());
+}
+
+TEST(Transfer, WindowPastLossFaultSendsTheNextWindowInstead) {
+  TransferConfig config = fixed_timer();
+  config.faults.window_past_loss = true;
+  auto t = Transfer::server_read(config, kClientTid, negotiated({{"blksize", "8"}, {"windowsize", "4"}}, 8, 4),
+                                 source_of(pattern(100)), kT0);
+  drain(t);
+  t.handle_datagram(kT0, kClientTid, ack(0));
+  drain(t);
+  t.handle_datagram(kT0 + 10ms, kClientTid, ack(4));
+  drain(t);
+  t.handle_datagram(kT0 + 20ms, kClientTid, ack(4));
+  EXPECT_EQ(texts(drain(t)).front(), "DATA block=9 size=8");
+}
+
 // ---- two transfers back to back --------------------------------------------------------------
 
 // A datagram between the two transfers of a pair, as `pump` hands it to a tap.
