@@ -92,6 +92,8 @@ const std::map<std::string, std::vector<const char*>>& caught_by() {
       {"fixed_retransmit_timer", {"rfc1123.rto.schedule-first-block", "rfc1123.rto.schedule-middle-block",
                                   "rfc1123.rto.give-up-request-answer", "rfc1123.rto.give-up-first-block",
                                   "rfc1123.rto.give-up-middle-block", "rfc1123.rto.give-up-last-block"}},
+      // The first resend comes at the 1 s start, the next at the 10 ms floor: shrinking gaps.
+      {"no_backoff", {"rfc1123.rto.retransmission-backoff"}},
       {"no_dally", {"rfc1350.dally.final-data-reacked"}},
       {"ignore_peer_error", {"rfc1350.error.client-error-ends-rrq", "rfc2347.rrq.error8-ends-transfer"}},
       {"unsolicited_window", {"rfc1350.lockstep.no-data-before-ack"}},
@@ -181,6 +183,23 @@ TEST(Catalogue, RolloverToOneIsANoteNotAFailure) {
   ASSERT_NE(it, run.results.end());
   EXPECT_EQ(it->verdict, report::Verdict::kNote) << it->reason;
   EXPECT_NE(it->reason.find("continued with block 1"), std::string::npos) << it->reason;
+}
+
+// A timer taken from the round trip but never backed off adapts (RFC 1123 §4.2.3.2 "MUST use
+// an adaptive timeout"), short of what the IMPLEMENTATION text calls necessary: a note, and
+// the report keeps the flat curve.
+TEST(Catalogue, ARoundTripTimerWithoutBackoffIsANoteNotAFailure) {
+  const auto* fault = find_reference_fault("no_backoff");
+  ASSERT_NE(fault, nullptr);
+  const auto& run = fault_run(*fault);
+  auto it = std::find_if(run.results.begin(), run.results.end(),
+                         [](const auto& r) { return r.id == "rfc1123.rto.schedule-middle-block"; });
+  ASSERT_NE(it, run.results.end());
+  EXPECT_EQ(it->verdict, report::Verdict::kNote) << it->reason;
+  EXPECT_NE(it->reason.find("does not back off"), std::string::npos) << it->reason;
+  ASSERT_EQ(it->retransmissions.size(), 1u);
+  EXPECT_EQ(it->retransmissions[0].gaps_ms.size(), 3u);
+  EXPECT_EQ(it->retransmissions[0].judgement, "constant after a start taken from the round trip");
 }
 
 INSTANTIATE_TEST_SUITE_P(Reference, FaultSwitch, ::testing::ValuesIn(reference_faults()),

@@ -24,6 +24,8 @@ const std::vector<ReferenceFault>& reference_faults() {
          c.transfer.retransmit.min = c.transfer.retransmit.initial;
          c.transfer.retransmit.max = c.transfer.retransmit.initial;
        }},
+      {"no_backoff", "RFC 1123 §4.2.3.2 (IMPLEMENTATION): the timer follows the round trip but never backs off on retransmission",
+       [](C& c) { c.transfer.retransmit.max = c.transfer.retransmit.min; }},
       {"no_dally", "RFC 1350 §6: the final ACK is not repeated for a repeated final DATA",
        [](C& c) { c.transfer.faults.no_dally = true; }},
       {"ignore_peer_error", "RFC 1350 §7: the transfer goes on after the client's ERROR",
