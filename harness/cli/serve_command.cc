@@ -16,6 +16,9 @@ struct ServeFlags {
   bool writable = false;
   bool overwrite = false;
   size_t max_sessions = 512;
+  size_t max_sessions_per_client = 256;
+  uint64_t memory_budget_mib = 512;
+  bool no_tmpfile = false;
   uint64_t max_file_size = uint64_t{1} << 32;
   size_t max_blksize = proto::kMaxBlockSize;
   uint16_t max_windowsize = 64;
@@ -43,7 +46,7 @@ int serve(const ServeFlags& f) {
     }
     listen.push_back(*a);
   }
-  server::RootPolicy policy{f.writable, f.overwrite, f.max_file_size};
+  server::RootPolicy policy{f.writable, f.overwrite, f.max_file_size, f.no_tmpfile};
   auto root = server::RootDirectory::open(f.root, policy);
   if (!root) {
     std::fprintf(stderr, "tftpspec serve: %s\n", root.error().c_str());
@@ -51,6 +54,8 @@ int serve(const ServeFlags& f) {
   }
   server::ServerConfig config;
   config.max_sessions = f.max_sessions;
+  config.max_sessions_per_client = f.max_sessions_per_client;
+  config.memory_budget = f.memory_budget_mib << 20;
   config.limits.max_blksize = f.max_blksize;
   config.limits.max_windowsize = f.max_windowsize;
   config.limits.max_file_size = f.max_file_size;
@@ -93,6 +98,21 @@ void add_serve_command(CLI::App& app, Action& action) {
   cmd->add_flag("--writable", flags->writable, "Accept uploads (WRQ); files appear only when complete");
   cmd->add_flag("--overwrite", flags->overwrite, "Let uploads replace existing files (else ERROR 6)");
   cmd->add_option("--max-sessions", flags->max_sessions, "Concurrent transfers before answering 'busy'")->capture_default_str();
+  cmd->add_option("--max-sessions-per-client", flags->max_sessions_per_client,
+                  "Concurrent transfers one client address may hold; a request beyond is left unanswered "
+                  "so the client retransmits it and is served when one of its transfers ends")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--memory-budget", flags->memory_budget_mib,
+                  "MiB all transfers together may hold in windows and socket buffers (a session charges "
+                  "windowsize x blksize + 2 socket buffers of 208 KiB to 4 MiB). Beyond it a window is "
+                  "granted smaller (RFC 7440), and a request that does not fit at window 1 is left "
+                  "unanswered for the client to retransmit")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20))->capture_default_str();
+  cmd->add_flag("--no-tmpfile", flags->no_tmpfile,
+                "Write uploads to a hidden named temporary file (.NAME.tftpspec-N) renamed when complete, "
+                "instead of an unnamed O_TMPFILE file linked when complete. The named file is the fallback "
+                "anyway where the filesystem lacks O_TMPFILE; unlike the unnamed one, a crash mid-upload "
+                "leaves it behind");
   cmd->add_option("--max-file-size", flags->max_file_size, "Largest upload in bytes (ERROR 3 beyond)")->capture_default_str();
   cmd->add_option("--max-blksize", flags->max_blksize, "Largest block size granted (RFC 2348)")
       ->check(CLI::Range(8, 65464))->capture_default_str();

@@ -35,6 +35,15 @@ std::string_view phase_name(Phase p) {
   return "?";
 }
 
+// The TFTP error code for a sink's failure (RFC 1350 §5), from the id engine/file_io.h
+// documents: a name taken meanwhile is 6, a permission 2, anything else (ENOSPC, EIO, the
+// size limit) 3, "disk full or allocation exceeded".
+uint16_t sink_error_code(const Error& e) {
+  if (e.id == "tftp.io.exists") return static_cast<uint16_t>(ErrorCode::kFileExists);
+  if (e.id == "tftp.io.access") return static_cast<uint16_t>(ErrorCode::kAccessViolation);
+  return static_cast<uint16_t>(ErrorCode::kDiskFull);
+}
+
 // RFC 6298's G: the timer's resolution, the least variance a timeout allows for.
 constexpr Duration kClockGranularity = std::chrono::milliseconds(1);
 
@@ -325,7 +334,7 @@ struct Transfer::State {
         return;
       }
       if (auto ok = sink->write(d.payload); !ok) {
-        fail(OutcomeKind::kLocalError, static_cast<uint16_t>(ErrorCode::kDiskFull), "write failed: " + ok.error().message);
+        fail(OutcomeKind::kLocalError, sink_error_code(ok.error()), "write failed: " + ok.error().message);
         return;
       }
       ++received;
@@ -335,7 +344,7 @@ struct Transfer::State {
       old_blocks_seen = 0;
       if (d.payload.size() < params.blksize) {
         if (auto ok = sink->commit(); !ok) {
-          fail(OutcomeKind::kLocalError, static_cast<uint16_t>(ErrorCode::kDiskFull), "commit failed: " + ok.error().message);
+          fail(OutcomeKind::kLocalError, sink_error_code(ok.error()), "commit failed: " + ok.error().message);
           return;
         }
         send_ack(received);
@@ -380,6 +389,13 @@ struct Transfer::State {
       if (config.faults.ignore_peer_error) return;
       // RFC 1350 §7: an ERROR ends the transfer and is not acknowledged.
       queue.clear();
+      if (phase == Phase::kDallying) {
+        // The upload was complete and committed when the final ACK went out: an ERROR
+        // now (a client giving up on a lost final ACK, or a stray) ends the dally early
+        // but cannot undo it.
+        finish(*outcome);
+        return;
+      }
       if (sink) sink->abort();
       finish({OutcomeKind::kPeerError, e->code,
               std::string(proto::error_code_name(e->code)) + ": " + std::string(e->message)});

@@ -863,6 +863,23 @@ TEST(Transfer, ReceiverDalliesAndReAcksRetransmittedFinalData) {
   EXPECT_TRUE(drain(t).empty());
 }
 
+// Issue 12: an ERROR that arrives while dallying (say, a client that missed the final ACK
+// and gave up) ends the dally but leaves the completed, committed upload a success.
+TEST(Transfer, ErrorDuringTheDallyDoesNotUndoACompletedUpload) {
+  Sink s;
+  auto t = started_read(s);
+  t.handle_datagram(kT0, kServerTid, data_n(1, 100));
+  EXPECT_EQ(texts(drain(t)), std::vector<std::string>{"ACK block=1"});
+  ASSERT_FALSE(t.finished());  // dallying
+  t.handle_datagram(kT0 + 1s, kServerTid, error(0, "gave up"));
+  EXPECT_TRUE(drain(t).empty());  // an ERROR is never answered (RFC 1350 §7)
+  EXPECT_TRUE(t.finished());
+  ASSERT_TRUE(t.outcome().has_value());
+  EXPECT_TRUE(t.outcome()->ok()) << t.outcome()->to_string();
+  EXPECT_TRUE(s.contents->committed);
+  EXPECT_FALSE(s.contents->aborted);
+}
+
 TEST(Transfer, NoDallyFinishesAtOnce) {
   for (bool fault : {true, false}) {
     SCOPED_TRACE(fault ? "Faults::no_dally" : "dally = 0");

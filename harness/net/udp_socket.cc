@@ -1,6 +1,7 @@
 #include "net/udp_socket.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -61,9 +62,52 @@ UdpSocket::~UdpSocket() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+Result<void> UdpSocket::enable_destination() {
+  const int on = 1;
+  const bool v6 = local_.is_v6();
+  if (::setsockopt(fd_, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_RECVPKTINFO : IP_PKTINFO, &on, sizeof on) != 0) {
+    return make_error("tftp.net.pktinfo_failed", std::string(v6 ? "IPV6_RECVPKTINFO: " : "IP_PKTINFO: ") + errno_text());
+  }
+  return {};
+}
+
 Result<void> UdpSocket::send_to(const Address& to, std::span<const uint8_t> bytes) {
+  return send_from(Address(), to, bytes);
+}
+
+Result<void> UdpSocket::send_from(const Address& from, const Address& to, std::span<const uint8_t> bytes) {
+  // With a source address: a control message names it (and, for IPv6, its interface
+  // stays the kernel's choice). Without one (the default Address): plain sendto.
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+  iovec iov{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+  msghdr msg{};
+  msg.msg_name = const_cast<sockaddr*>(to.sockaddr_ptr());
+  msg.msg_namelen = to.sockaddr_len();
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (from.family() == to.family() && from.family() != AF_UNSPEC) {
+    msg.msg_control = control;
+    cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
+    if (from.is_v6()) {
+      in6_pktinfo info{};
+      info.ipi6_addr = reinterpret_cast<const sockaddr_in6*>(from.sockaddr_ptr())->sin6_addr;
+      c->cmsg_level = IPPROTO_IPV6;
+      c->cmsg_type = IPV6_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof info);
+      std::memcpy(CMSG_DATA(c), &info, sizeof info);
+      msg.msg_controllen = CMSG_SPACE(sizeof info);
+    } else {
+      in_pktinfo info{};
+      info.ipi_spec_dst = reinterpret_cast<const sockaddr_in*>(from.sockaddr_ptr())->sin_addr;
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof info);
+      std::memcpy(CMSG_DATA(c), &info, sizeof info);
+      msg.msg_controllen = CMSG_SPACE(sizeof info);
+    }
+  }
   for (;;) {
-    const ssize_t n = ::sendto(fd_, bytes.data(), bytes.size(), 0, to.sockaddr_ptr(), to.sockaddr_len());
+    const ssize_t n = ::sendmsg(fd_, &msg, 0);
     if (n >= 0) return {};
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -96,7 +140,7 @@ Result<std::optional<Received>> UdpSocket::receive(std::span<uint8_t> buffer) {
   for (;;) {
     sockaddr_storage from{};
     iovec iov{buffer.data(), buffer.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec)) + CMSG_SPACE(sizeof(in6_pktinfo))];
     msghdr msg{};
     msg.msg_name = &from;
     msg.msg_namelen = sizeof from;
@@ -109,13 +153,31 @@ Result<std::optional<Received>> UdpSocket::receive(std::span<uint8_t> buffer) {
       const Instant now = real_now();
       // MSG_TRUNC reports the real size; a datagram larger than the buffer is cut to it.
       Received r{Address::from_sockaddr(reinterpret_cast<sockaddr*>(&from), msg.msg_namelen),
-                 std::min(static_cast<size_t>(n), buffer.size()), now, false};
+                 std::min(static_cast<size_t>(n), buffer.size()), now, false, std::nullopt};
       for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
           timespec ts{};
           std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
           r.time = realtime_to_steady(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec), now);
           r.kernel_time = true;
+        } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+          in_pktinfo info{};
+          std::memcpy(&info, CMSG_DATA(c), sizeof info);
+          sockaddr_in sa{};
+          sa.sin_family = AF_INET;
+          sa.sin_addr = info.ipi_addr;  // the header's destination address
+          sa.sin_port = htons(local_.port());
+          r.to = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+          in6_pktinfo info{};
+          std::memcpy(&info, CMSG_DATA(c), sizeof info);
+          sockaddr_in6 sa{};
+          sa.sin6_family = AF_INET6;
+          sa.sin6_addr = info.ipi6_addr;
+          sa.sin6_port = htons(local_.port());
+          // A link-local destination is only meaningful on its interface.
+          if (IN6_IS_ADDR_LINKLOCAL(&info.ipi6_addr)) sa.sin6_scope_id = info.ipi6_ifindex;
+          r.to = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&sa), sizeof sa);
         }
       }
       return r;

@@ -18,6 +18,9 @@ struct Received {
   // enable_timestamps) on our steady clock, else the time it was read.
   Instant time;
   bool kernel_time = false;  // `time` came from the kernel
+  // The address the datagram was sent to (port: this socket's), when enable_destination
+  // was called: on a wildcard socket, which of the host's addresses the peer asked.
+  std::optional<Address> to;
 };
 
 // A CLOCK_REALTIME reading (a kernel receive time) on our steady clock, by the offset
@@ -52,6 +55,12 @@ class UdpSocket {
   // Asks the kernel to stamp each datagram with its receive time (SO_TIMESTAMPNS), so
   // receive() reports when a datagram arrived rather than when it was read.
   Result<void> enable_timestamps();
+  // Reports each datagram's destination address (IP_PKTINFO / IPV6_RECVPKTINFO) in
+  // Received::to, so a server on a wildcard address can answer from the address asked.
+  Result<void> enable_destination();
+  // Sends one datagram with `from` as its source address (IP_PKTINFO / IPV6_PKTINFO), for
+  // a socket bound to the wildcard address; `from`'s port is ignored.
+  Result<void> send_from(const Address& from, const Address& to, std::span<const uint8_t> bytes);
   // Grows the kernel buffers (e.g. for a large window); best effort.
   void set_buffer_sizes(int bytes);
 

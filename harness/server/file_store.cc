@@ -24,7 +24,8 @@ Refusal refuse(ErrorCode code, std::string message) { return {static_cast<uint16
 Refusal refusal_from_errno(int err, std::string_view name) {
   switch (err) {
     case ENOENT:
-    case ENOTDIR: return refuse(ErrorCode::kFileNotFound, "File not found");
+    case ENOTDIR:
+    case ENAMETOOLONG: return refuse(ErrorCode::kFileNotFound, "File not found");  // no such name can exist
     case EACCES:
     case EPERM:
     case EXDEV:  // RESOLVE_BENEATH: the path leads out of the root
@@ -89,6 +90,11 @@ tl::expected<std::string, Refusal> confine_filename(std::string_view filename) {
   size_t i = 0;
   while (i < filename.size() && filename[i] == '/') ++i;  // "/x" is "x" beneath the root
   std::string_view rest = filename.substr(i);
+  // A NUL inside would end the name at the system call and name something else than what
+  // was judged here (the wire format cannot carry one, but a caller's string can).
+  if (rest.find('\0') != std::string_view::npos) {
+    return tl::unexpected(refuse(ErrorCode::kAccessViolation, "Access violation"));
+  }
   // A backslash is a character of the name on this host, but a Windows-minded client means
   // a separator by it (and a "..\\" by it is the classic traversal): refused, not guessed.
   if (rest.empty() || rest.find('\\') != std::string_view::npos) {
@@ -131,13 +137,31 @@ RootDirectory::~RootDirectory() { ::close(root_fd_); }
 tl::expected<std::unique_ptr<engine::ByteSource>, Refusal> RootDirectory::open_read(std::string_view filename) {
   auto path = confine_filename(filename);
   if (!path) return tl::unexpected(path.error());
-  const int fd = open_beneath(root_fd_, *path, O_RDONLY | O_NONBLOCK);
-  if (fd < 0) return tl::unexpected(refusal_from_errno(errno, filename));
+  // Looked at before it is opened: opening a device or a FIFO can have effects of its own
+  // (a tape rewinds, a FIFO blocks), so only a regular file is ever opened for reading.
+  const int path_fd = open_beneath(root_fd_, *path, O_PATH);
+  if (path_fd < 0) return tl::unexpected(refusal_from_errno(errno, filename));
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
+  if (::fstat(path_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(path_fd);
     return tl::unexpected(refuse(ErrorCode::kAccessViolation, "Access violation"));
   }
+  // Reopened through the descriptor, not the name: the same inode that was judged, even if
+  // the name is swapped for a symbolic link meanwhile.
+  const std::string proc = "/proc/self/fd/" + std::to_string(path_fd);
+  int fd = ::open(proc.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {  // no /proc: by name again, and judged again
+    fd = open_beneath(root_fd_, *path, O_RDONLY | O_NONBLOCK);
+    struct stat again {};
+    if (fd >= 0 && (::fstat(fd, &again) != 0 || again.st_ino != st.st_ino || again.st_dev != st.st_dev)) {
+      ::close(fd);
+      fd = -1;
+      errno = EACCES;
+    }
+  }
+  const int err = errno;
+  ::close(path_fd);
+  if (fd < 0) return tl::unexpected(refusal_from_errno(err, filename));
   ::fcntl(fd, F_SETFL, 0);  // O_NONBLOCK only guarded against FIFOs at open
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   return engine::fd_source(fd, static_cast<uint64_t>(st.st_size));
@@ -160,7 +184,8 @@ tl::expected<std::unique_ptr<engine::ByteSink>, Refusal> RootDirectory::open_wri
       return tl::unexpected(refuse(ErrorCode::kFileExists, "File already exists"));
     }
   }
-  auto sink = engine::atomic_file_sink(dir_fd, base, policy_.max_file_size, policy_.allow_overwrite);
+  auto sink =
+      engine::atomic_file_sink(dir_fd, base, policy_.max_file_size, policy_.allow_overwrite, policy_.named_temporary);
   if (!sink) return tl::unexpected(refusal_from_errno(sink.error(), filename));
   return std::move(*sink);
 }

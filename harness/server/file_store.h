@@ -30,12 +30,17 @@ struct RootPolicy {
   bool writable = false;         // WRQ allowed at all
   bool allow_overwrite = false;  // WRQ onto an existing file (else ERROR 6)
   uint64_t max_file_size = uint64_t{1} << 32;
+  // Uploads go to a hidden named temporary file rather than an unnamed one (O_TMPFILE); the
+  // fallback where the filesystem lacks O_TMPFILE, forced here (serve --no-tmpfile, tests).
+  bool named_temporary = false;
 };
 
 // A directory on disk. Requests are confined beneath it: a leading '/' means the root
 // (as tftpd-hpa -s does), any ".." component is refused, and symlinks may not lead out
-// (openat2 RESOLVE_BENEATH). Uploads go to a temporary file renamed into place only
-// when the transfer completes, so an aborted upload leaves nothing under the final name.
+// (openat2 RESOLVE_BENEATH); only regular files are read (never a device, FIFO or
+// directory). Uploads go to an unnamed file (O_TMPFILE) fsync'ed and linked under their
+// name only when the transfer completes, so an aborted or killed upload leaves nothing
+// under the final name and no temporary file (engine/file_io.h).
 class RootDirectory : public FileStore {
  public:
   static tl::expected<std::unique_ptr<RootDirectory>, std::string> open(const std::filesystem::path& root,

@@ -60,6 +60,37 @@ class EmptyUploadDroppingSink : public engine::ByteSink {
 using proto::ErrorCode;
 using proto::Opcode;
 
+size_t session_socket_buffer(const engine::TransferParams& params) {
+  constexpr size_t kLinuxDefault = 212992;  // net.core.rmem_default / wmem_default
+  constexpr size_t kMax = 4 << 20;
+  constexpr size_t kPerDatagram = 64;       // UDP/IP headers and the kernel's bookkeeping
+  const size_t two_windows = 2 * size_t{params.windowsize} * (params.blksize + kPerDatagram);
+  return std::clamp(two_windows, kLinuxDefault, kMax);
+}
+
+uint64_t session_memory(const engine::TransferParams& params) {
+  return uint64_t{params.windowsize} * params.blksize + 2 * uint64_t{session_socket_buffer(params)};
+}
+
+size_t ServerCore::sessions_of(const Address& client) const {
+  auto it = per_host_.find(client.with_port(0));
+  return it == per_host_.end() ? 0 : it->second;
+}
+
+std::optional<tl::expected<engine::ServerNegotiation, Refusal>> ServerCore::negotiate_within_budget(
+    Opcode op, const proto::OptionsView& options, std::optional<uint64_t> file_size) const {
+  const uint64_t left = config_.memory_budget > memory_in_use_ ? config_.memory_budget - memory_in_use_ : 0;
+  engine::ServerLimits limits = config_.limits;
+  for (;;) {
+    auto n = engine::negotiate_as_server(op, options, file_size, limits);
+    if (!n || session_memory(n->params) <= left) return n;
+    if (n->params.windowsize <= 1) return std::nullopt;
+    // Halving converges in at most 16 steps; the client learns the smaller window from the
+    // OACK (RFC 7440 §4).
+    limits.max_windowsize = static_cast<uint16_t>(n->params.windowsize / 2);
+  }
+}
+
 ServerCore::ServerCore(ServerConfig config, FileStore& files) : config_(std::move(config)), files_(files) {}
 
 uint16_t ServerCore::error_code(uint16_t honest) const {
@@ -69,8 +100,11 @@ uint16_t ServerCore::error_code(uint16_t honest) const {
 SessionId ServerCore::open_session(Instant now, Session session) {
   const SessionId id = next_id_++;
   session.started = now;
-  events_.push_back({SessionEvent::Kind::kOpened, id, session.client, session.summary, std::nullopt, {}, {}});
+  events_.push_back(
+      {SessionEvent::Kind::kOpened, id, session.client, session.summary, std::nullopt, {}, {}, session.socket_buffer});
   by_client_[session.client] = id;
+  ++per_host_[session.client.with_port(0)];
+  memory_in_use_ += session.memory;
   sessions_.emplace(id, std::move(session));
   touch(id);
   return id;
@@ -135,6 +169,12 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
     listener_out_.emplace_back(from, std::move(busy));
     return;
   }
+  if (sessions_of(from) >= config_.max_sessions_per_client) {
+    // Dropped unanswered, not refused: the client's retransmission of the request is
+    // served once one of its sessions has ended (an ERROR would end its transfer).
+    ++requests_shed_;
+    return;
+  }
   auto mode = request->mode;
   if (config_.faults.mode_case_sensitive && request->mode_text != proto::mode_name(mode)) mode = proto::Mode::kUnknown;
   if (mode == proto::Mode::kUnknown || (mode == proto::Mode::kMail && !config_.faults.accept_mail_mode)) {
@@ -177,12 +217,24 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
       src = std::make_unique<engine::NetasciiEncodingSource>(std::move(src), std::nullopt);
       wire_size.reset();
     }
-    auto negotiated = engine::negotiate_as_server(Opcode::kRrq, options, wire_size, config_.limits);
+    auto within = negotiate_within_budget(Opcode::kRrq, options, wire_size);
+    if (!within) {
+      ++requests_shed_;  // over the memory budget: as over the per-client limit, unanswered
+      return;
+    }
+    auto& negotiated = *within;
     if (!negotiated) return refuse(now, from, error_code(negotiated.error().code), negotiated.error().message, summary, bytes);
     apply_oack_faults(*negotiated, request->options);
+    session.memory = session_memory(negotiated->params);
+    session.socket_buffer = session_socket_buffer(negotiated->params);
     session.transfer = engine::Transfer::server_read(config_.transfer, from, *negotiated, std::move(src), now);
   } else {
-    auto negotiated = engine::negotiate_as_server(Opcode::kWrq, options, std::nullopt, config_.limits);
+    auto within = negotiate_within_budget(Opcode::kWrq, options, std::nullopt);
+    if (!within) {
+      ++requests_shed_;
+      return;
+    }
+    auto& negotiated = *within;
     if (!negotiated) return refuse(now, from, error_code(negotiated.error().code), negotiated.error().message, summary, bytes);
     apply_oack_faults(*negotiated, request->options);
     auto sink = files_.open_write(filename);
@@ -191,6 +243,8 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
     if (config_.faults.truncate_uploads) snk = std::make_unique<TruncatingSink>(std::move(snk));
     if (config_.faults.drop_empty_uploads) snk = std::make_unique<EmptyUploadDroppingSink>(std::move(snk));
     if (convert_netascii) snk = std::make_unique<engine::NetasciiDecodingSink>(std::move(snk));
+    session.memory = session_memory(negotiated->params);
+    session.socket_buffer = session_socket_buffer(negotiated->params);
     session.transfer = engine::Transfer::server_write(config_.transfer, from, *negotiated, std::move(snk), now);
   }
   open_session(now, std::move(session));
@@ -264,13 +318,15 @@ void ServerCore::touch(SessionId id) {
 void ServerCore::close(SessionId id) {
   auto it = sessions_.find(id);
   Session& s = it->second;
-  SessionEvent closed{SessionEvent::Kind::kClosed, id, s.client, s.summary, std::nullopt, {}, last_now_ - s.started};
+  SessionEvent closed{SessionEvent::Kind::kClosed, id, s.client, s.summary, std::nullopt, {}, last_now_ - s.started, 0};
   if (s.transfer) {
     closed.outcome = s.transfer->outcome();
     closed.stats = s.transfer->stats();
   }
   events_.push_back(std::move(closed));
   if (auto c = by_client_.find(s.client); c != by_client_.end() && c->second == id) by_client_.erase(c);
+  if (auto h = per_host_.find(s.client.with_port(0)); h != per_host_.end() && --h->second == 0) per_host_.erase(h);
+  memory_in_use_ -= s.memory;
   sessions_.erase(it);
 }
 

@@ -54,8 +54,26 @@ struct ServerConfig {
   engine::TransferConfig transfer;
   engine::ServerLimits limits;
   size_t max_sessions = 512;
+  // Sessions one client address (any port) may hold at once, so one host cannot take every
+  // session. A request beyond it is dropped unanswered: the client retransmits it (RFC 1350
+  // §2) and is served once one of its transfers ends. High enough for a load test of 200
+  // clients from one host.
+  size_t max_sessions_per_client = 256;
+  // What all sessions together may hold in window buffers and kernel socket buffers (see
+  // session_memory). A session that would exceed it is granted a smaller window (RFC 7440
+  // §4 lets the server answer with less), and one that does not fit even at window 1 is
+  // dropped unanswered like a request beyond the per-client limit.
+  uint64_t memory_budget = uint64_t{512} << 20;
   ServerFaults faults;
 };
+
+// The kernel socket buffers a session asks for (each of SO_RCVBUF and SO_SNDBUF): room for
+// two windows of datagrams, at least the Linux default, at most 4 MiB. A window of
+// 16 x 65464 bytes lands at once on loopback and needs about 1 MiB.
+size_t session_socket_buffer(const engine::TransferParams& params);
+// The memory a session is charged against ServerConfig::memory_budget: its window (the
+// sender keeps every unacknowledged block) and its two socket buffers.
+uint64_t session_memory(const engine::TransferParams& params);
 
 using SessionId = uint64_t;
 inline constexpr SessionId kListener = 0;  // "sent from the listening endpoint"
@@ -74,6 +92,7 @@ struct SessionEvent {
   std::optional<engine::Outcome> outcome;     // kClosed
   engine::TransferStats stats;                // kClosed
   Duration elapsed{};                         // kClosed
+  size_t socket_buffer = 0;                   // kOpened: session_socket_buffer for its window
 };
 
 class ServerCore {
@@ -92,6 +111,9 @@ class ServerCore {
   std::optional<Instant> poll_timeout();
 
   size_t active_sessions() const { return sessions_.size(); }
+  uint64_t memory_in_use() const { return memory_in_use_; }
+  // Requests dropped unanswered by the per-client limit or the memory budget.
+  uint64_t requests_shed() const { return requests_shed_; }
   const ServerConfig& config() const { return config_; }
 
  private:
@@ -105,8 +127,15 @@ class ServerCore {
     Instant started;
     std::optional<Instant> armed;   // the deadline last pushed into timers_
     bool opened_reported = false;
+    uint64_t memory = 0;            // charged against the memory budget
+    size_t socket_buffer = 0;
   };
 
+  // The request's negotiation within the memory budget: the window shrunk to what is left,
+  // nullopt when not even window 1 fits (the request is then shed).
+  std::optional<tl::expected<engine::ServerNegotiation, Refusal>> negotiate_within_budget(
+      proto::Opcode op, const proto::OptionsView& options, std::optional<uint64_t> file_size) const;
+  size_t sessions_of(const Address& client) const;
   void refuse(Instant now, const Address& to, uint16_t code, std::string message, std::string summary,
               std::span<const uint8_t> request);
   SessionId open_session(Instant now, Session session);
@@ -129,6 +158,9 @@ class ServerCore {
   using Timer = std::pair<Instant, SessionId>;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   Instant last_now_{};
+  std::unordered_map<Address, size_t> per_host_;  // sessions by client address, port 0
+  uint64_t memory_in_use_ = 0;
+  uint64_t requests_shed_ = 0;
 };
 
 }  // namespace tftp::server

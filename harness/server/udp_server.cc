@@ -7,9 +7,6 @@
 namespace tftp::server {
 
 namespace {
-// Large windows need room in the kernel: windowsize 16 x blksize 65464 is about 1 MiB,
-// and the default 208 KiB receive buffer would drop most of it.
-constexpr int kSocketBuffer = 4 << 20;
 // Loopback has no flow control: a window of 16 x 64 KiB lands in the peer's socket at
 // once, and a peer with the default 208 KiB receive buffer (the atftp client, for one)
 // keeps about three and loses the rest, then the window waits for a timeout. Yielding
@@ -32,6 +29,10 @@ Result<std::unique_ptr<UdpServer>> UdpServer::start(const std::vector<Address>& 
   for (const Address& a : listen) {
     auto socket = net::UdpSocket::bind(a);
     if (!socket) return tl::unexpected(socket.error());
+    // On a wildcard address the reply must leave from the address the client asked, or a
+    // client on a multi-homed host drops it as coming from a stranger (RFC 1350 §4 TIDs
+    // are address and port); without this the session socket's address is the kernel's pick.
+    if (auto ok = socket->enable_destination(); !ok) return tl::unexpected(ok.error());
     server->listeners_.push_back(std::move(*socket));
   }
   for (size_t i = 0; i < server->listeners_.size(); ++i) {
@@ -62,19 +63,28 @@ Result<void> UdpServer::run(const std::atomic<bool>& stop) {
 }
 
 void UdpServer::on_listener_readable(size_t index) {
-  for (;;) {
+  // A bounded batch: the loop is level-triggered, so what is left comes back on the next
+  // turn, after the sessions' sockets (and timers) have had theirs.
+  for (size_t n = 0; n < kListenBatch; ++n) {
     auto got = listeners_[index].receive(rx_);
     if (!got || !*got) return;
+    arrival_ = {index, (*got)->to ? *(*got)->to : listeners_[index].local_address()};
     core_.handle_request(real_now(), (*got)->from, std::span(rx_).first((*got)->size));
     drain();
   }
+}
+
+void UdpServer::send_from_listener(const Arrival& a, const Address& to, std::span<const uint8_t> bytes) {
+  if (a.listener >= listeners_.size()) return;
+  net::UdpSocket& l = listeners_[a.listener];
+  (void)l.send_from(a.local.family() == to.family() ? a.local : Address(), to, bytes);  // a failure is a lost datagram
 }
 
 void UdpServer::on_session_readable(SessionId id) {
   for (;;) {
     auto it = sessions_.find(id);
     if (it == sessions_.end()) return;
-    auto got = it->second.receive(rx_);
+    auto got = it->second.socket.receive(rx_);
     if (!got || !*got) return;
     core_.handle_datagram(real_now(), id, (*got)->from, std::span(rx_).first((*got)->size));
     // After a reply the peer sends nothing until it has it (lockstep), so another
@@ -89,18 +99,21 @@ size_t UdpServer::drain() {
   auto handle_events = [this] {
     while (auto e = core_.poll_event()) {
       if (e->kind == SessionEvent::Kind::kOpened) {
-        auto socket = net::UdpSocket::ephemeral_for(e->client);
+        // Bound to the address the request arrived at, so every reply leaves from it.
+        auto socket = arrival_.local.is_specified() && arrival_.local.family() == e->client.family()
+                          ? net::UdpSocket::bind(arrival_.local.with_port(0))
+                          : net::UdpSocket::ephemeral_for(e->client);
         if (!socket) {
           if (log_) log_("cannot open a session socket: " + socket.error().to_string());
           continue;  // its datagrams go nowhere; the client times out
         }
-        socket->set_buffer_sizes(kSocketBuffer);
+        if (e->socket_buffer > 0) socket->set_buffer_sizes(static_cast<int>(e->socket_buffer));
         const SessionId id = e->session;
         (void)loop_.watch(socket->fd(), [this, id] { on_session_readable(id); });
-        sessions_.emplace(id, std::move(*socket));
+        sessions_.emplace(id, SessionSocket{std::move(*socket), arrival_});
       } else {
         if (auto it = sessions_.find(e->session); it != sessions_.end()) {
-          loop_.unwatch(it->second.fd());
+          loop_.unwatch(it->second.socket.fd());
           sessions_.erase(it);
         }
         if (log_) {
@@ -128,16 +141,13 @@ size_t UdpServer::drain() {
     }
     unyielded += t->size;
     const auto bytes = std::span<const uint8_t>(tx_).first(t->size);
-    net::UdpSocket* from = nullptr;
-    if (t->session != kListener && !core_.config().faults.answer_from_listen_port) {
-      if (auto it = sessions_.find(t->session); it != sessions_.end()) from = &it->second;
+    auto it = t->session == kListener ? sessions_.end() : sessions_.find(t->session);
+    if (it != sessions_.end() && !core_.config().faults.answer_from_listen_port) {
+      (void)it->second.socket.send_to(t->to, bytes);  // a failed send is a lost datagram
+    } else {
+      // A reply to the request just read ("busy"), or the single-port fault's session.
+      send_from_listener(it != sessions_.end() ? it->second.arrival : arrival_, t->to, bytes);
     }
-    if (from == nullptr) {
-      for (auto& l : listeners_) {
-        if (l.local_address().family() == t->to.family()) from = &l;
-      }
-    }
-    if (from != nullptr) (void)from->send_to(t->to, bytes);  // a failed send is a lost datagram
     ++sent;
     handle_events();
   }

@@ -23,6 +23,10 @@ class UdpServer {
                                                   FileStore& files, Logger log = {});
   ~UdpServer();
 
+  // Requests read from a listening socket before the loop serves the sessions again: a
+  // flood of requests cannot starve the transfers in progress.
+  static constexpr size_t kListenBatch = 32;
+
   // Serves until `stop` becomes true (checked at least every 100 ms).
   Result<void> run(const std::atomic<bool>& stop);
   // The bound listening addresses (with the real port when 0 was asked for).
@@ -34,11 +38,25 @@ class UdpServer {
   void on_session_readable(SessionId id);
   size_t drain();  // returns the number of datagrams sent
 
+  // Where a request arrived: the listener and the address the client asked (IP_PKTINFO),
+  // from which its session and any refusal must answer.
+  struct Arrival {
+    size_t listener = 0;
+    Address local;  // unspecified when unknown (the session then binds the wildcard)
+  };
+  struct SessionSocket {
+    net::UdpSocket socket;
+    Arrival arrival;
+  };
+  // Sends from a listener, with the source address the request was sent to.
+  void send_from_listener(const Arrival& a, const Address& to, std::span<const uint8_t> bytes);
+
   ServerCore core_;
   net::EventLoop loop_;
   Logger log_;
   std::vector<net::UdpSocket> listeners_;
-  std::unordered_map<SessionId, net::UdpSocket> sessions_;
+  std::unordered_map<SessionId, SessionSocket> sessions_;
+  Arrival arrival_;  // of the request being handled
   std::vector<uint8_t> rx_;
   std::vector<uint8_t> tx_;
 };

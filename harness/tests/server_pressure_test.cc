@@ -1,0 +1,209 @@
+// The reference server on real sockets under pressure and crashes (issue 12 items 2 and 3):
+// replies from the address asked, a request flood that cannot starve a transfer, and an
+// upload killed with SIGKILL that leaves nothing behind.
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "client/client.h"
+#include "engine/io.h"
+#include "net/udp_socket.h"
+#include "server/udp_server.h"
+#include "tests/support/packets.h"
+#include "tests/support/process.h"
+
+namespace tftp {
+namespace {
+
+namespace fs = std::filesystem;
+using Bytes = std::vector<uint8_t>;
+using testing::TempDir;
+
+Bytes pattern(size_t n) {
+  Bytes v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(i * 13 + i / 509);
+  return v;
+}
+
+void write_file(const fs::path& p, const Bytes& b) {
+  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+// The reference server on `listen` in a thread of this process.
+class ServerThread {
+ public:
+  ServerThread(const fs::path& root, std::vector<Address> listen, server::ServerConfig config = {}) {
+    auto files = server::RootDirectory::open(root, server::RootPolicy{true, false});
+    if (!files) throw std::runtime_error(files.error());
+    files_ = std::move(*files);
+    auto s = server::UdpServer::start(listen, std::move(config), *files_);
+    if (!s) throw std::runtime_error(s.error().message);
+    server_ = std::move(*s);
+    thread_ = std::thread([this] { (void)server_->run(stop_); });
+  }
+  ~ServerThread() {
+    stop_ = true;
+    thread_.join();
+  }
+  uint16_t port(size_t i = 0) const { return server_->listening().at(i).port(); }
+
+ private:
+  std::unique_ptr<server::RootDirectory> files_;
+  std::unique_ptr<server::UdpServer> server_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+Address addr(const std::string& text) {
+  auto a = Address::parse(text, 0);
+  if (!a) throw std::runtime_error(text);
+  return *a;
+}
+
+// Sends `request` to `to` and returns where the first reply came from.
+std::optional<Address> reply_source(const Address& to, const Bytes& request) {
+  auto s = net::UdpSocket::ephemeral_for(to);
+  if (!s) return std::nullopt;
+  Bytes buf(proto::kMaxDatagramSize);
+  for (int attempt = 0; attempt < 5; ++attempt) {  // UDP: a lost datagram is asked again
+    (void)s->send_to(to, request);
+    auto got = s->receive_wait(buf, std::chrono::seconds(2));
+    if (got && *got) return (*got)->from;
+  }
+  return std::nullopt;
+}
+
+// Issue 12 item 3: on a wildcard address, every reply (a session's DATA, a refusal's ERROR)
+// leaves from the address the request was sent to, not the one the kernel would pick.
+TEST(ServerPressure, RepliesLeaveFromTheAddressTheRequestWasSentTo) {
+  TempDir root{"tftpspec-pktinfo-"};
+  write_file(fs::path(root.path()) / "f.bin", pattern(100));
+  ServerThread v4(root.path(), {addr("0.0.0.0:0")});
+  for (const char* host : {"127.0.0.2", "127.0.0.1", "127.0.0.3"}) {
+    SCOPED_TRACE(host);
+    const Address to = Address::parse(host, v4.port()).value();
+    for (const auto& req : {testing::request(proto::Opcode::kRrq, "f.bin"),
+                            testing::request(proto::Opcode::kRrq, "missing.bin")}) {
+      auto from = reply_source(to, req);
+      ASSERT_TRUE(from.has_value()) << "no reply";
+      EXPECT_EQ(from->host_string(), host);
+      EXPECT_NE(from->port(), v4.port());  // a new TID (RFC 1350 §4)
+    }
+  }
+  // IPv6: one loopback address only, so this shows that [::] serves and answers from ::1.
+  std::unique_ptr<ServerThread> v6;
+  try {
+    v6 = std::make_unique<ServerThread>(root.path(), std::vector<Address>{addr("[::]:0")});
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << "no IPv6: " << e.what();
+  }
+  auto from = reply_source(Address::parse("::1", v6->port()).value(), testing::request(proto::Opcode::kRrq, "f.bin"));
+  ASSERT_TRUE(from.has_value());
+  EXPECT_EQ(from->host_string(), "::1");
+}
+
+// Issue 12 item 3: while one socket floods the listening port with requests, a download in
+// progress still completes with the right bytes (the listener is read in bounded batches).
+TEST(ServerPressure, ARequestFloodDoesNotStarveATransferInProgress) {
+  TempDir root{"tftpspec-flood-"};
+  const Bytes file = pattern(80000);
+  write_file(fs::path(root.path()) / "f.bin", file);
+  ServerThread server(root.path(), {addr("127.0.0.1:0")});
+  const Address listen = Address::loopback_v4(server.port());
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> flooded{0};
+  std::thread flood([&] {
+    auto s = net::UdpSocket::ephemeral_for(listen);
+    if (!s) return;
+    // Requests the server must each parse and refuse (ERROR 1 from a new socket), as fast
+    // as one thread can send them; the replies are never read.
+    const Bytes rrq = testing::request(proto::Opcode::kRrq, "missing.bin");
+    while (!stop) {
+      const ssize_t n = ::sendto(s->fd(), rrq.data(), rrq.size(), MSG_DONTWAIT, listen.sockaddr_ptr(), listen.sockaddr_len());
+      if (n > 0) ++flooded;
+    }
+  });
+  while (flooded < 1000) std::this_thread::yield();  // the flood is on before the transfer starts
+  client::Request request;
+  request.server = listen;
+  request.remote = "f.bin";
+  request.transfer.dally = Duration::zero();
+  auto sink = std::make_unique<engine::MemorySink>();
+  auto contents = sink->contents();
+  auto report = client::download(request, std::move(sink));
+  stop = true;
+  flood.join();
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  EXPECT_TRUE(report->outcome.ok()) << report->outcome.to_string() << " after " << flooded << " flooding requests";
+  EXPECT_EQ(contents->bytes, file);
+  std::printf("download of %zu bytes completed during a flood of %llu requests\n", file.size(),
+              static_cast<unsigned long long>(flooded.load()));
+}
+
+std::set<std::string> entries(const fs::path& dir) {
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename().string());
+  return out;
+}
+
+// Starts a WRQ for "up.bin" on a separate `tftpspec serve`, sends 20 blocks, then kills the
+// server with SIGKILL mid-transfer. Returns what is left in its root.
+std::set<std::string> upload_killed_midway(const fs::path& root, const std::vector<std::string>& extra_flags) {
+  const uint16_t port = testing::free_udp_port();
+  std::vector<std::string> argv = {TFTPSPEC_BINARY, "serve", "--root", root.string(), "--listen",
+                                   "127.0.0.1:" + std::to_string(port), "--writable", "-q"};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  testing::ChildProcess serve(argv, (root.parent_path() / (root.filename().string() + ".log")).string());
+  if (!testing::wait_udp_bound(port, std::chrono::seconds(20), &serve)) {
+    ADD_FAILURE() << "serve did not start: " << serve.log_text();
+    return {"?"};
+  }
+  const Address listen = Address::loopback_v4(port);
+  auto s = net::UdpSocket::ephemeral_for(listen);
+  Bytes buf(proto::kMaxDatagramSize);
+  Address tid;
+  for (int attempt = 0; attempt < 5 && !tid.is_specified(); ++attempt) {
+    (void)s->send_to(listen, testing::request(proto::Opcode::kWrq, "up.bin"));
+    auto got = s->receive_wait(buf, std::chrono::seconds(2));
+    if (got && *got) tid = (*got)->from;  // ACK 0
+  }
+  EXPECT_TRUE(tid.is_specified()) << "no ACK 0";
+  const Bytes block = pattern(512);
+  for (uint16_t n = 1; n <= 20 && tid.is_specified(); ++n) {
+    bool acked = false;
+    for (int attempt = 0; attempt < 5 && !acked; ++attempt) {
+      (void)s->send_to(tid, testing::data(n, block));
+      auto got = s->receive_wait(buf, std::chrono::seconds(2));
+      acked = got && *got && (*got)->size == 4 && buf[1] == 4 && ((buf[2] << 8) | buf[3]) == n;
+    }
+    EXPECT_TRUE(acked) << "block " << n;
+  }
+  // 10 KiB written, the transfer open: the server dies without a chance to clean up.
+  ::kill(serve.pid(), SIGKILL);
+  serve.stop();
+  return entries(root);
+}
+
+// Issue 12 item 2: an upload whose server is killed with SIGKILL midway leaves nothing
+// under the final name and no temporary file (O_TMPFILE: the data never had a name).
+TEST(ServerPressure, AnUploadKilledWithSigkillLeavesNothingBehind) {
+  TempDir base{"tftpspec-sigkill-"};
+  const fs::path root = fs::path(base.path()) / "root";
+  fs::create_directories(root);
+  EXPECT_EQ(upload_killed_midway(root, {}), std::set<std::string>{});
+  // The check sees a stray file: the named-temporary fallback leaves its hidden file behind.
+  const auto left = upload_killed_midway(root, {"--no-tmpfile"});
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left.begin()->rfind(".up.bin.tftpspec-", 0), 0u) << *left.begin();
+  EXPECT_FALSE(fs::exists(root / "up.bin"));
+}
+
+}  // namespace
+}  // namespace tftp
