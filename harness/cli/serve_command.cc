@@ -92,7 +92,8 @@ void add_serve_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_flag("--writable", flags->writable, "Accept uploads (WRQ); files appear only when complete");
   cmd->add_flag("--overwrite", flags->overwrite, "Let uploads replace existing files (else ERROR 6)");
-  cmd->add_option("--max-sessions", flags->max_sessions, "Concurrent transfers before answering 'busy'")->capture_default_str();
+  cmd->add_option("--max-sessions", flags->max_sessions, "Concurrent transfers; a request beyond them gets no answer, and the client's retransmission is served "
+                  "once a session has ended")->capture_default_str();
   cmd->add_option("--max-file-size", flags->max_file_size, "Largest upload in bytes (ERROR 3 beyond)")->capture_default_str();
   cmd->add_option("--max-blksize", flags->max_blksize, "Largest block size granted (RFC 2348)")
       ->check(CLI::Range(8, 65464))->capture_default_str();
