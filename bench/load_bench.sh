@@ -62,6 +62,14 @@ start_server() {
   wait_bound "$port" "$!"
 }
 
+progress_py=$(cat <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))["steps"][0]
+print(f"load_bench.sh: {sys.argv[2]}: {s['throughput_mib_s']:.1f} MiB/s, p99 {s['latency_ms']['p99']:.0f} ms, "
+      f"{s['retransmissions']['requests']} request retransmissions, "
+      f"{s['retransmissions']['duplicates_received']} duplicate DATA, {s['transfers']['failed']} failed")
+EOF
+)
 blk=()
 [[ -n "${BLKSIZE:-}" ]] && blk=(--blksize "$BLKSIZE")
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -76,10 +84,7 @@ for round in $(seq 0 $((repeat - 1))); do
     # Exit status 1 (a transfer failed) is a result here, not an error of the script.
     taskset -c "$client_cpu" "$tftpspec" load --target "127.0.0.1:${port_of[$who]}" --clients "$clients" \
       --file "$file" --root "$root" "${blk[@]}" --json "$out" -q || [[ $? -eq 1 ]]
-    python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
-print(f"load_bench.sh: {sys.argv[2]}: {s[\"throughput_mib_s\"]:.1f} MiB/s, p99 {s[\"latency_ms\"][\"p99\"]:.0f} ms, "
-      f"{s[\"retransmissions\"][\"requests\"]} request retransmissions, {s[\"retransmissions\"][\"duplicates_received\"]} duplicate DATA, "
-      f"{s[\"transfers\"][\"failed\"]} failed", file=sys.stderr)' "$out" "$who"
+    python3 -c "$progress_py" "$out" "$who" >&2
   done
 done
 stop_servers
