@@ -89,7 +89,9 @@ for round in $(seq 0 $((repeat - 1))); do
 done
 stop_servers
 
-echo "$clients clients x $size_kb KiB downloaded at once, ${BLKSIZE:+blksize $BLKSIZE}${BLKSIZE:-no options (blksize 512)};" \
+options="no options (blksize 512)"
+[[ -n "${BLKSIZE:-}" ]] && options="blksize $BLKSIZE"
+echo "$clients clients x $size_kb KiB downloaded at once, $options, server on cpu $server_cpu, clients on cpu $client_cpu;" \
   "median of $repeat; load at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg);" \
   "tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo +changes)"
 echo

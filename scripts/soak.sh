@@ -28,8 +28,8 @@ sample_every=${SAMPLE_EVERY:-10}
 warmup=${WARMUP:-30}
 growth_kib=${GROWTH_KIB:-8192}
 out=${OUT:-/tmp/tftpspec-soak}
-server_bin=$repo/build/asan/tftpspec
-load_bin=$repo/build/release/tftpspec
+server_bin=${SERVER_BIN:-$repo/build/asan/tftpspec}  # another server build: SERVER_BIN=...
+load_bin=${LOAD_BIN:-$repo/build/release/tftpspec}
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   cmake --preset asan >/dev/null && nice cmake --build build/asan -j2 --target tftpspec >&2

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
@@ -171,6 +172,14 @@ int load(const LoadFlags& f) {
   out.seed = f.seed;
   out.ramp = f.ramp;
 
+  // One socket per client, and a dallying one beside it: make sure the descriptors are there.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    const rlim_t wanted = static_cast<rlim_t>(2 * f.clients + 64);
+    if (files.rlim_cur < wanted && files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = std::min(files.rlim_max, wanted);
+      ::setrlimit(RLIMIT_NOFILE, &files);
+    }
+  }
   const bool terminal = !f.quiet && ::isatty(::fileno(stderr)) != 0;
   const std::vector<size_t> crowds = f.ramp ? ramp_steps(f.clients) : std::vector<size_t>{f.clients};
   for (size_t n : crowds) {

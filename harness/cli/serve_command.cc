@@ -1,4 +1,7 @@
 // tftpspec serve: the reference server on real UDP.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -15,7 +18,10 @@ struct ServeFlags {
   std::vector<std::string> listen{"0.0.0.0:69"};
   bool writable = false;
   bool overwrite = false;
-  size_t max_sessions = 512;
+  // A boot storm of 1000 clients fits at once. A session in lockstep holds one block and a
+  // socket; the kernel buffers hold only what is queued. Beyond the limit, requests are shed
+  // in silence and served when the client retransmits (server_core.cc).
+  size_t max_sessions = 1024;
   uint64_t max_file_size = uint64_t{1} << 32;
   size_t max_blksize = proto::kMaxBlockSize;
   uint16_t max_windowsize = 64;
@@ -59,6 +65,14 @@ int serve(const ServeFlags& f) {
   config.transfer.retransmit.min = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(f.min_timeout));
   config.transfer.retransmit.max = std::max(config.transfer.retransmit.initial, Duration(std::chrono::seconds(8)));
   config.transfer.retransmit.max_retries = f.retries;
+  // One socket per session: make sure the descriptors are there (a soft limit of 1024 is common).
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    const rlim_t wanted = static_cast<rlim_t>(f.max_sessions) + 64;
+    if (files.rlim_cur < wanted) {
+      files.rlim_cur = std::min(files.rlim_max, wanted);
+      ::setrlimit(RLIMIT_NOFILE, &files);
+    }
+  }
   server::UdpServer::Logger logger;
   if (!f.quiet) logger = log_line;
   auto server = server::UdpServer::start(listen, config, **root, logger);
