@@ -69,7 +69,7 @@ echo "seconds,rss_kib" >"$rss_csv"
 sampler=$!
 
 echo "soak.sh: $(date -u +%FT%TZ) $duration s, $clients clients, loss $loss, duplicate $duplicate, $size_kb KiB," \
-  "blksize $blksize, server pid $server (ASan+LSan), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  "blksize $blksize, server $server_bin (pid $server), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 load_status=0
 "$load_bin" load --target "127.0.0.1:$port" --clients "$clients" --file boot.bin --root "$root" --blksize "$blksize" \
   --duration "$duration" --loss "$loss" --duplicate "$duplicate" --json "$out/soak.json" -q || load_status=$?
