@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Validates tftpspec JSON files against the schema their `$schema` names: run reports
 (tftpspec-report.schema.json), matrices from `report merge` (tftpspec-matrix.schema.json)
-expectations files (tftpspec-expectations.schema.json) and capture analyses from `analyze`
-(tftpspec-analysis.schema.json).
+expectations files (tftpspec-expectations.schema.json), capture analyses from `analyze`
+(tftpspec-analysis.schema.json) and boot storms from `load` (tftpspec-load.schema.json).
 
 Usage: reports/validate.py FILE.json [...]   (exit 0: all valid; 1: a file is invalid)
 """

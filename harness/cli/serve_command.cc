@@ -1,4 +1,7 @@
 // tftpspec serve: the reference server on real UDP.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -15,7 +18,10 @@ struct ServeFlags {
   std::vector<std::string> listen{"0.0.0.0:69"};
   bool writable = false;
   bool overwrite = false;
-  size_t max_sessions = 512;
+  // A boot storm of 1000 clients fits at once. A session in lockstep holds one block and a
+  // socket; the kernel buffers hold only what is queued. Beyond the limit, requests are shed
+  // in silence and served when the client retransmits (server_core.cc).
+  size_t max_sessions = 1024;
   size_t max_sessions_per_client = 256;
   uint64_t memory_budget_mib = 512;
   bool no_tmpfile = false;
@@ -64,6 +70,14 @@ int serve(const ServeFlags& f) {
   config.transfer.retransmit.min = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(f.min_timeout));
   config.transfer.retransmit.max = std::max(config.transfer.retransmit.initial, Duration(std::chrono::seconds(8)));
   config.transfer.retransmit.max_retries = f.retries;
+  // One socket per session: make sure the descriptors are there (a soft limit of 1024 is common).
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    const rlim_t wanted = static_cast<rlim_t>(f.max_sessions) + 64;
+    if (files.rlim_cur < wanted) {
+      files.rlim_cur = std::min(files.rlim_max, wanted);
+      ::setrlimit(RLIMIT_NOFILE, &files);
+    }
+  }
   server::UdpServer::Logger logger;
   if (!f.quiet) logger = log_line;
   auto server = server::UdpServer::start(listen, config, **root, logger);
@@ -97,7 +111,8 @@ void add_serve_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_flag("--writable", flags->writable, "Accept uploads (WRQ); files appear only when complete");
   cmd->add_flag("--overwrite", flags->overwrite, "Let uploads replace existing files (else ERROR 6)");
-  cmd->add_option("--max-sessions", flags->max_sessions, "Concurrent transfers before answering 'busy'")->capture_default_str();
+  cmd->add_option("--max-sessions", flags->max_sessions, "Concurrent transfers; a request beyond them gets no answer, and the client's retransmission is served "
+                  "once a session has ended")->capture_default_str();
   cmd->add_option("--max-sessions-per-client", flags->max_sessions_per_client,
                   "Concurrent transfers one client address may hold; a request beyond is left unanswered "
                   "so the client retransmits it and is served when one of its transfers ends")

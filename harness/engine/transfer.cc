@@ -675,6 +675,7 @@ void Transfer::handle_timeout(Instant now) {
       break;
     default:
       ++s.stats.retransmissions;
+      if (s.phase == Phase::kAwaitReply) ++s.stats.request_retransmissions;
       s.queue.push_back(Pending::control());
       break;
   }

@@ -99,6 +99,7 @@ struct TransferStats {
   uint64_t blocks = 0;           // DATA blocks delivered in order
   uint64_t datagrams_sent = 0;
   uint64_t retransmissions = 0;  // datagrams re-sent on timeout or rewind
+  uint64_t request_retransmissions = 0;  // of those, the client's RRQ/WRQ (no reply yet)
   uint64_t timeouts = 0;
   uint64_t duplicates_received = 0;
   uint64_t stray_datagrams = 0;  // from a wrong TID

@@ -429,6 +429,7 @@ TEST(Transfer, ClientBacksOffExponentiallyThenTimesOut) {
   EXPECT_TRUE(t.finished());
   EXPECT_EQ(t.poll_timeout(), std::nullopt);
   EXPECT_EQ(t.stats().retransmissions, 5u);
+  EXPECT_EQ(t.stats().request_retransmissions, 5u);  // all of them the RRQ
   EXPECT_EQ(t.stats().timeouts, 6u);
   EXPECT_TRUE(s.contents->aborted);
 }

@@ -2,20 +2,24 @@
 
 namespace tftp::net {
 
+FaultDecision roll_faults(const FaultProfile& faults, std::mt19937_64& rng, FilterAction scripted) {
+  std::uniform_real_distribution<double> chance(0.0, 1.0);
+  if (scripted == FilterAction::kDrop || (faults.loss > 0 && chance(rng) < faults.loss)) return {true, false};
+  return {false, scripted == FilterAction::kDuplicate || (faults.duplicate > 0 && chance(rng) < faults.duplicate)};
+}
+
 VirtualNetwork::VirtualNetwork(uint64_t seed, Instant start) : now_(start), rng_(seed) {}
 
 void VirtualNetwork::send(const Address& from, const Address& to, std::span<const uint8_t> bytes) {
   Datagram d{from, to, std::vector<uint8_t>(bytes.begin(), bytes.end()), now_};
   log_.push_back(d);
-  FilterAction action = filter_ ? filter_(d) : FilterAction::kPass;
-  std::uniform_real_distribution<double> chance(0.0, 1.0);
-  if (action == FilterAction::kDrop || (faults_.loss > 0 && chance(rng_) < faults_.loss)) {
+  const FaultDecision fault = roll_faults(faults_, rng_, filter_ ? filter_(d) : FilterAction::kPass);
+  if (fault.drop) {
     ++dropped_;
     return;
   }
-  if (action == FilterAction::kDuplicate || (faults_.duplicate > 0 && chance(rng_) < faults_.duplicate)) {
-    schedule(d, faults_.delay);
-  }
+  if (fault.duplicate) schedule(d, faults_.delay);
+  std::uniform_real_distribution<double> chance(0.0, 1.0);
   Duration extra{};
   if (faults_.reorder > 0 && chance(rng_) < faults_.reorder) {
     std::uniform_int_distribution<int64_t> hold(1, std::max<int64_t>(1, faults_.reorder_delay.count()));

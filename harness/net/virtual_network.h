@@ -35,6 +35,15 @@ struct FaultProfile {
 // What a scripted filter decides for one datagram.
 enum class FilterAction { kPass, kDrop, kDuplicate };
 
+// The fault layer's decision for one datagram: a scripted action first, then the profile's
+// loss and duplication, each an independent draw from `rng`. The virtual network applies it
+// to every datagram it carries; `tftpspec load` to its clients' real sockets.
+struct FaultDecision {
+  bool drop = false;
+  bool duplicate = false;
+};
+FaultDecision roll_faults(const FaultProfile& faults, std::mt19937_64& rng, FilterAction scripted = FilterAction::kPass);
+
 class VirtualNetwork {
  public:
   explicit VirtualNetwork(uint64_t seed = 1, Instant start = Instant(std::chrono::seconds(1)));

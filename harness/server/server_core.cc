@@ -164,9 +164,13 @@ void ServerCore::handle_request(Instant now, const Address& from, std::span<cons
   }
   std::string summary = proto::describe(*packet);
   if (sessions_.size() >= config_.max_sessions) {
-    std::vector<uint8_t> busy(64);
-    busy.resize(proto::write_error(busy, 0, "Server busy, try again later").value());
-    listener_out_.emplace_back(from, std::move(busy));
+    // Shed the request in silence. A client retransmits an unanswered request with its own
+    // backoff (RFC 1350 §2, RFC 1123 §4.2.3.2), so in a boot storm it comes back once some
+    // sessions have ended and is served then. An ERROR would end its transfer instead
+    // (RFC 1350 §7): PXE ROMs and firmware loaders take any ERROR to a request as a failed
+    // boot (no retry), which turned a crowd of 1000 clients into 488 failures. Silence
+    // also costs the server nothing per shed request, which matters most under a flood.
+    ++requests_shed_;
     return;
   }
   if (sessions_of(from) >= config_.max_sessions_per_client) {
@@ -306,6 +310,21 @@ void ServerCore::handle_timeout(Instant now) {
   }
 }
 
+std::vector<SessionId> ServerCore::due_sessions(Instant now) {
+  std::vector<SessionId> due;
+  std::vector<Timer> keep;
+  while (!timers_.empty() && timers_.top().first <= now) {
+    const Timer t = timers_.top();
+    timers_.pop();
+    auto it = sessions_.find(t.second);
+    if (it == sessions_.end() || it->second.armed != t.first) continue;  // stale
+    due.push_back(t.second);
+    keep.push_back(t);
+  }
+  for (const Timer& t : keep) timers_.push(t);
+  return due;
+}
+
 void ServerCore::touch(SessionId id) {
   Session& s = sessions_.at(id);
   // Ended without a last datagram (final ACK in, dally over): close now, so the I/O layer
@@ -347,12 +366,6 @@ std::optional<SessionEvent> ServerCore::poll_event() {
 }
 
 std::optional<ServerTransmit> ServerCore::poll_transmit(std::span<uint8_t> buffer) {
-  if (!listener_out_.empty()) {
-    auto [to, bytes] = std::move(listener_out_.front());
-    listener_out_.pop_front();
-    std::copy(bytes.begin(), bytes.end(), buffer.begin());
-    return ServerTransmit{kListener, to, bytes.size()};
-  }
   while (!ready_.empty()) {
     const SessionId id = ready_.front();
     auto it = sessions_.find(id);

@@ -104,6 +104,10 @@ class ServerCore {
   // A datagram that arrived at a session's endpoint.
   void handle_datagram(Instant now, SessionId session, const Address& from, std::span<const uint8_t> bytes);
   void handle_timeout(Instant now);
+  // The sessions whose deadline has passed by `now`. The I/O layer reads their sockets
+  // before handle_timeout: a reply already queued there came before the deadline, and a
+  // busy loop's own delay must not pass for the peer's silence (a spurious retransmission).
+  std::vector<SessionId> due_sessions(Instant now);
 
   // Drain after every input: first events (open endpoints for new sessions), then transmits.
   std::optional<SessionEvent> poll_event();
@@ -112,7 +116,8 @@ class ServerCore {
 
   size_t active_sessions() const { return sessions_.size(); }
   uint64_t memory_in_use() const { return memory_in_use_; }
-  // Requests dropped unanswered by the per-client limit or the memory budget.
+  // Requests dropped unanswered: beyond max_sessions, the per-client limit or the memory
+  // budget (see handle_request); the client's retransmission is served when room is back.
   uint64_t requests_shed() const { return requests_shed_; }
   const ServerConfig& config() const { return config_; }
 
@@ -154,7 +159,6 @@ class ServerCore {
   std::unordered_map<Address, SessionId> by_client_;
   std::deque<SessionId> ready_;        // sessions that may have datagrams to send
   std::deque<SessionEvent> events_;
-  std::deque<std::pair<Address, std::vector<uint8_t>>> listener_out_;  // "busy" replies
   using Timer = std::pair<Instant, SessionId>;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   Instant last_now_{};

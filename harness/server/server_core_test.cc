@@ -944,25 +944,36 @@ TEST(ServerCore, ConcurrentClientsGetTheirOwnSessions) {
   EXPECT_NE(tid_of_client[Address::loopback_v4(5000)], tid_of_client[Address::loopback_v4(5001)]);
 }
 
-TEST(ServerCore, BusyServerRefusesFromTheListeningPort) {
+// Beyond max_sessions a request gets no answer at all (an ERROR would end the client's
+// transfer), and the client's own retransmission is served once a session has ended.
+TEST(ServerCore, RequestsBeyondMaxSessionsAreShedInSilenceAndServedWhenRetransmitted) {
   MemoryFileStore files;
   files.put("a", pattern(7000));
   net::Simulation sim(1);
   ServerConfig config;
   config.max_sessions = 1;
+  config.transfer.retransmit.max_retries = 1;  // the stuck session gives up after 1 + 2 s
   ServerNode server(kListen, config, files);
   sim.add(server);
-  ScriptedPeer first(Address::loopback_v4(5000));
-  ScriptedPeer second(Address::loopback_v4(5001));
-  sim.add(first);
-  sim.add(second);
-  first.send(kListen, request(Opcode::kRrq, "a"));  // never ACKs: its session stays open
-  second.send(kListen, request(Opcode::kRrq, "a"));
-  sim.run(nullptr, {.max_time = std::chrono::seconds(5)});
-  ASSERT_FALSE(second.received.empty());
-  EXPECT_EQ(second.received[0].from, kListen);
-  EXPECT_EQ(classify(second.received[0].bytes).op, Opcode::kError);
-  EXPECT_EQ(classify(second.received[0].bytes).code, 0);
+  ScriptedPeer stuck(Address::loopback_v4(5000));
+  sim.add(stuck);
+  stuck.send(kListen, request(Opcode::kRrq, "a"));  // never ACKs: its session holds the one slot
+  sim.run(nullptr, {.max_time = std::chrono::milliseconds(10)});
+  ASSERT_EQ(server.core().active_sessions(), 1u);
+  auto sink = std::make_unique<engine::MemorySink>();
+  auto contents = sink->contents();
+  client::TransferNode late(Address::loopback_v4(5001),
+                            Transfer::client_read({}, kListen, "a", Mode::kOctet, {}, std::move(sink), sim.now()));
+  sim.add(late);
+  sim.run([&] { return late.transfer().finished(); }, {.max_time = std::chrono::seconds(60)});
+  ASSERT_TRUE(late.transfer().outcome().has_value());
+  EXPECT_TRUE(late.transfer().outcome()->ok()) << late.transfer().outcome()->to_string();
+  EXPECT_EQ(contents->bytes, pattern(7000));
+  EXPECT_GE(late.transfer().stats().request_retransmissions, 1u);
+  EXPECT_GE(server.core().requests_shed(), 1u);
+  for (const auto& d : sim.network().sent_log()) {
+    if (d.from == kListen) ADD_FAILURE() << "the listening port answered " << d.to.to_string();
+  }
 }
 
 }  // namespace

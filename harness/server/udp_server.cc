@@ -56,7 +56,11 @@ Result<void> UdpServer::run(const std::atomic<bool>& stop) {
     if (!deadline || *deadline > soon) deadline = soon;
     auto ok = loop_.run_once(deadline);
     if (!ok) return tl::unexpected(ok.error());
-    core_.handle_timeout(real_now());
+    const Instant now = real_now();
+    // epoll hands over at most 64 ready sockets a turn: with hundreds of sessions, ACKs wait
+    // in sockets it has not reached yet. Read those of the sessions about to time out first.
+    for (SessionId id : core_.due_sessions(now)) on_session_readable(id);
+    core_.handle_timeout(now);
     drain();
   }
   return {};
