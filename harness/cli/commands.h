@@ -44,5 +44,6 @@ void add_selfcheck_command(CLI::App& app, Action& action);
 void add_run_command(CLI::App& app, Action& action, int argc, char** argv);  // run, rerun, fixtures
 void add_report_command(CLI::App& app, Action& action);  // report merge, report render
 void add_analyze_command(CLI::App& app, Action& action);  // analyze
+void add_fuzz_command(CLI::App& app, Action& action, int argc, char** argv);  // fuzz
 
 }  // namespace tftp::cli

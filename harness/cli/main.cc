@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
       "  tftpspec selfcheck                                            transfer files through the\n"
       "                                                                reference server and client\n"
       "  tftpspec analyze capture.pcap --extract files/                the TFTP transfers in a capture,\n"
-      "                                                                judged by the same rules\n",
+      "                                                                judged by the same rules\n"
+      "  tftpspec fuzz --target 127.0.0.1:69 --duration 300            fuzz a server, shrink what kills it\n",
       "tftpspec"};
   app.set_version_flag("--version", "tftpspec " TFTPSPEC_VERSION);
   app.require_subcommand(1);
@@ -142,6 +143,7 @@ int main(int argc, char** argv) {
   tftp::cli::add_run_command(app, action, argc, argv);
   tftp::cli::add_report_command(app, action);
   tftp::cli::add_analyze_command(app, action);
+  tftp::cli::add_fuzz_command(app, action, argc, argv);
 
   try {
     app.parse(argc, argv);

@@ -65,6 +65,7 @@ void UdpServer::on_listener_readable(size_t index) {
   for (;;) {
     auto got = listeners_[index].receive(rx_);
     if (!got || !*got) return;
+    if (tap_ && !tap_(std::span(rx_).first((*got)->size), true)) continue;
     core_.handle_request(real_now(), (*got)->from, std::span(rx_).first((*got)->size));
     drain();
   }
@@ -76,6 +77,7 @@ void UdpServer::on_session_readable(SessionId id) {
     if (it == sessions_.end()) return;
     auto got = it->second.receive(rx_);
     if (!got || !*got) return;
+    if (tap_ && !tap_(std::span(rx_).first((*got)->size), false)) continue;
     core_.handle_datagram(real_now(), id, (*got)->from, std::span(rx_).first((*got)->size));
     // After a reply the peer sends nothing until it has it (lockstep), so another
     // recvfrom would only say EAGAIN: go back to epoll, which is level-triggered and
