@@ -25,7 +25,7 @@ for server in $servers; do
     tftpd-hpa) cmd="/usr/sbin/in.tftpd -L -a $host:$p -s -u root -c $root" ;;
     atftpd)    cmd="$atftpd --daemon --no-fork --port $p --bind-address $host --user root --group root --logfile /dev/null $root" ;;
     dnsmasq)   host=127.0.0.$((200 + $$ % 50)); p=69
-               cmd="/usr/sbin/dnsmasq --no-daemon --conf-file=/dev/null --port=0 --enable-tftp --tftp-root=$root --listen-address=$host --bind-interfaces --tftp-port=$p --log-facility=/dev/null" ;;
+               cmd="/usr/sbin/dnsmasq --no-daemon --conf-file=/dev/null --port=0 --enable-tftp --tftp-root=$root --listen-address=$host --bind-interfaces --log-facility=/dev/null" ;;
     *) echo "unknown server $server" >&2; exit 2 ;;
   esac
   restart="$here/restart_daemon.sh $pidfile $host:$p $cmd"

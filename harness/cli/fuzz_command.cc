@@ -139,6 +139,7 @@ nlohmann::json report_json(const FuzzFlags& f, const netfuzz::CampaignConfig& co
             {"elapsed_s", secs},
             {"cases_per_second", secs > 0 ? static_cast<double>(p.cases) / secs : 0.0},
             {"findings", r.findings.size()}}},
+          {"stalls_after_cases", r.stalls_after},
           {"findings", findings}};
 }
 
@@ -252,6 +253,12 @@ int run_fuzz(const FuzzFlags& f, const std::string& command) {
     }
     std::printf("  reproducer: %s\n  capture:    %s\n  replay:     tftpspec run --target %s --scenarios %s\n",
                 x.scenario_file.c_str(), x.capture_file.c_str(), f.target.c_str(), x.scenario_file.parent_path().c_str());
+  }
+  if (!result->stalls_after.empty()) {
+    std::string cases;
+    for (uint64_t c : result->stalls_after) cases += (cases.empty() ? "" : ", ") + std::to_string(c);
+    std::printf("stalls (a liveness check failed, a re-check passed) after case%s %s\n",
+                result->stalls_after.size() == 1 ? "" : "s", cases.c_str());
   }
   if (!result->stopped_because.empty()) std::printf("stopped: %s\n", result->stopped_because.c_str());
   std::printf("report: %s\n", report_path.c_str());

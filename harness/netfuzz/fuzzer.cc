@@ -170,7 +170,10 @@ class Campaign {
       progress_.phase = "re-checking";
       report();
       for (int i = 0; i < config_.timing.rechecks && !alive; ++i) alive = link_.alive(&batch_log);
-      if (alive) ++progress_.stalls;  // slow, not dead
+      if (alive) {
+        ++progress_.stalls;  // slow, not dead
+        if (result_.stalls_after.size() < 100) result_.stalls_after.push_back(batch.back().number);
+      }
     }
     progress_.phase = "fuzzing";
     if (alive) {

@@ -114,6 +114,9 @@ struct CampaignResult {
   bool target_answered = false;  // the first liveness check passed
   bool interrupted = false;
   std::string stopped_because;   // empty: the budget was used up
+  // Stalls: the last case of each batch after which a liveness check failed and a re-check
+  // passed (the first 100), to look at by hand: slow, or briefly down.
+  std::vector<uint64_t> stalls_after;
 };
 
 using ProgressFn = std::function<void(const Progress&)>;
