@@ -34,6 +34,6 @@ for server in $servers; do
   "$tftpspec" fuzz --target "$host:$p" --seed "$seed" --duration "$secs" --out "$dir" --quiet \
     --restart-cmd "$restart" >"$dir/stdout.txt" 2>&1 || true
   cat "$dir/stdout.txt"
-  [ -s "$pidfile" ] && kill -KILL -- "-$(cat "$pidfile")" 2>/dev/null || true
+  if [ -s "$pidfile" ]; then kill -KILL -- "-$(cat "$pidfile")" 2>/dev/null || kill -KILL "$(cat "$pidfile")" 2>/dev/null || true; fi
 done
 rm -rf "$root"
