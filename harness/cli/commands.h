@@ -45,5 +45,6 @@ void add_run_command(CLI::App& app, Action& action, int argc, char** argv);  // 
 void add_report_command(CLI::App& app, Action& action);  // report merge, report render
 void add_analyze_command(CLI::App& app, Action& action);  // analyze
 void add_load_command(CLI::App& app, Action& action);  // load (boot storm)
+void add_fuzz_command(CLI::App& app, Action& action, int argc, char** argv);  // fuzz
 
 }  // namespace tftp::cli

@@ -130,7 +130,8 @@ int main(int argc, char** argv) {
       "                                                                reference server and client\n"
       "  tftpspec analyze capture.pcap --extract files/                the TFTP transfers in a capture,\n"
       "                                                                judged by the same rules\n"
-      "  tftpspec load --target 127.0.0.1:6969 --clients 200 --file f   a boot storm: 200 downloads at once\n",
+      "  tftpspec load --target 127.0.0.1:6969 --clients 200 --file f   a boot storm: 200 downloads at once\n"
+      "  tftpspec fuzz --target 127.0.0.1:69 --duration 300            fuzz a server, shrink what kills it\n",
       "tftpspec"};
   app.set_version_flag("--version", "tftpspec " TFTPSPEC_VERSION);
   app.require_subcommand(1);
@@ -144,6 +145,7 @@ int main(int argc, char** argv) {
   tftp::cli::add_report_command(app, action);
   tftp::cli::add_analyze_command(app, action);
   tftp::cli::add_load_command(app, action);
+  tftp::cli::add_fuzz_command(app, action, argc, argv);
 
   try {
     app.parse(argc, argv);

@@ -150,7 +150,10 @@ class Interpreter {
   // --- sending ---------------------------------------------------------------------------
   std::vector<uint8_t> build(const SendSpec& s) {
     std::vector<uint8_t> out(proto::kMaxDatagramSize * 2);
-    if (!s.op) return s.raw;
+    if (!s.op) {
+      if (s.request) server_.reset();  // a new transfer, as for a typed request below
+      return s.raw;
+    }
     proto::WriteResult n;
     std::vector<std::string> names;
     std::vector<std::string> values;

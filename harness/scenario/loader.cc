@@ -148,6 +148,10 @@ SendSpec send_of(const YAML::Node& step) {
     else bad(step["to"], "to must be listen or server");
   }
   if (step["count"]) s.count = static_cast<int>(integer(step["count"], "count", 1, 100));
+  if (step["request"]) {
+    if (s.op) bad(step["request"], "request: applies to send: RAW (a typed RRQ/WRQ is a request already)");
+    s.request = boolean(step["request"], "request");
+  }
   if (s.op && (*s.op == proto::Opcode::kRrq || *s.op == proto::Opcode::kWrq) && s.file.empty()) {
     bad(step, "a request needs file:");
   }
@@ -241,7 +245,7 @@ Step step_of(const YAML::Node& n, const std::string& file) {
   if (n["reason"]) s.reason = str(n["reason"], "reason");
   if (n["within"]) s.within = wait_of(n["within"]);
   if (n["send"]) {
-    check_keys(n, {"send", "file", "mode", "options", "block", "size", "content", "code", "message", "hex", "from", "to", "count"}, "a send step");
+    check_keys(n, {"send", "file", "mode", "options", "block", "size", "content", "code", "message", "hex", "from", "to", "count", "request"}, "a send step");
     s.kind = StepKind::kSend;
     s.send = send_of(n);
   } else if (n["expect"]) {

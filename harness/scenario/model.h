@@ -63,6 +63,8 @@ struct SendSpec {
   Socket from = Socket::kMain;
   Destination to = Destination::kAuto;
   int count = 1;           // >1: send duplicates back to back
+  bool request = false;    // RAW only: the bytes are a (perhaps malformed) request, so like
+                           // a typed RRQ/WRQ they start a new transfer (forget the server TID)
 };
 
 // A pattern for a datagram from the target. Unset fields match anything.

@@ -72,6 +72,7 @@ void UdpServer::on_listener_readable(size_t index) {
   for (size_t n = 0; n < kListenBatch; ++n) {
     auto got = listeners_[index].receive(rx_);
     if (!got || !*got) return;
+    if (tap_ && !tap_(std::span(rx_).first((*got)->size), true)) continue;
     arrival_ = {index, (*got)->to ? *(*got)->to : listeners_[index].local_address()};
     core_.handle_request(real_now(), (*got)->from, std::span(rx_).first((*got)->size));
     drain();
@@ -90,6 +91,7 @@ void UdpServer::on_session_readable(SessionId id) {
     if (it == sessions_.end()) return;
     auto got = it->second.socket.receive(rx_);
     if (!got || !*got) return;
+    if (tap_ && !tap_(std::span(rx_).first((*got)->size), false)) continue;
     core_.handle_datagram(real_now(), id, (*got)->from, std::span(rx_).first((*got)->size));
     // After a reply the peer sends nothing until it has it (lockstep), so another
     // recvfrom would only say EAGAIN: go back to epoll, which is level-triggered and

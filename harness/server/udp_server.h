@@ -31,6 +31,10 @@ class UdpServer {
   Result<void> run(const std::atomic<bool>& stop);
   // The bound listening addresses (with the real port when 0 was asked for).
   std::vector<Address> listening() const;
+  // Sees every datagram before the core does; returning false drops it. For tests that
+  // plant a fault in an otherwise correct server (harness/tests/support/planted_tftpd.cc).
+  using InboundTap = std::function<bool(std::span<const uint8_t> bytes, bool at_listener)>;
+  void set_inbound_tap(InboundTap tap) { tap_ = std::move(tap); }
 
  private:
   UdpServer(ServerConfig config, FileStore& files, net::EventLoop loop, Logger log);
@@ -54,6 +58,7 @@ class UdpServer {
   ServerCore core_;
   net::EventLoop loop_;
   Logger log_;
+  InboundTap tap_;
   std::vector<net::UdpSocket> listeners_;
   std::unordered_map<SessionId, SessionSocket> sessions_;
   Arrival arrival_;  // of the request being handled
