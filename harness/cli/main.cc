@@ -142,6 +142,7 @@ int main(int argc, char** argv) {
   tftp::cli::add_run_command(app, action, argc, argv);
   tftp::cli::add_report_command(app, action);
   tftp::cli::add_analyze_command(app, action);
+  tftp::cli::add_capture_commands(app, action);
 
   try {
     app.parse(argc, argv);
