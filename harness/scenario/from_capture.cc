@@ -208,6 +208,9 @@ std::string scenario_yaml(const CapturedTransfer& t, const std::string& id, cons
       out += "    - send: RAW\n      hex: \"" + hex_bytes(d.bytes, d.bytes.size()) + "\"\n";
     }
   }
+  // What the server sends after the last datagram expected (a DATA resent on a duplicate ACK,
+  // a late retransmission) is what the rule engine judges: the scenario stays to see it.
+  out += "    - wait: 0.5srto\n";
   if (t.cut) out += "    # the capture's transfer went on: only its first datagrams were kept\n";
   return out;
 }
