@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "pcap/capture_builder.h"
+#include "pcap/capture_writer.h"
 #include "proto/packet.h"
 
 int main(int argc, char** argv) {
@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
     std::perror(argv[1]);
     return 2;
   }
-  CaptureBuilder cap(kLinkEthernet);
+  CaptureWriter cap(kLinkEthernet);
   Instant t = Instant{} + std::chrono::seconds(1'700'000'000);
   size_t packets = 0;
   uint16_t ip_id = 0;

@@ -4,6 +4,8 @@
 # - peers for interop tests: tftpd-hpa, dnsmasq, clients tftp-hpa, atftp, curl, busybox
 # - the HTML report's browser test: headless chromium (with a font) prints it, pdftotext reads what it shows
 # - tcpdump: records the pcaps/ corpus and is the baseline of the capture benchmark
+# - tshark: the corpus test compares analyze with `tshark --export-objects tftp`, and the capture
+#   benchmark times `tshark -Y tftp` (its install asks about capture rights: noninteractive below)
 # - atftpd conflicts with tftpd-hpa, so its .deb is unpacked (dpkg -x) under build/peers/atftpd
 # - report and packaging tests: xmllint (libxml2-utils) for the JUnit schema, groff (groff-base)
 #   for the man page; cpack takes Depends from dpkg-shlibdeps (dpkg-dev, via build-essential)
@@ -18,6 +20,7 @@ PACKAGES=(
   tftpd-hpa tftp-hpa atftp dnsmasq-base curl busybox
   iproute2 procps util-linux python3-jsonschema jq
   libxml2-utils groff-base chromium fonts-liberation poppler-utils tcpdump
+  tshark
 )
 
 SUDO=""

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -38,6 +39,17 @@ std::string check_output_path(const std::string& path);
 // A run report in the format of a report flag: "--json", "--junit" or "--html" (run, report render).
 std::string render_report(const std::string& flag, const report::RunReport& report);
 
+// `run` of the scenarios in one file or directory against a target (replay's scenarios).
+struct ScenarioFileRun {
+  std::string scenarios;
+  std::string target;
+  std::optional<std::string> json, junit, html, pcap;
+  int jobs = 0;
+  uint64_t seed = 0;
+  bool verbose = false;
+};
+int run_scenario_file(const ScenarioFileRun& run, const std::string& command);
+
 void add_serve_command(CLI::App& app, Action& action);
 void add_transfer_commands(CLI::App& app, Action& action);  // get, put
 void add_selfcheck_command(CLI::App& app, Action& action);
@@ -46,5 +58,6 @@ void add_report_command(CLI::App& app, Action& action);  // report merge, report
 void add_analyze_command(CLI::App& app, Action& action);  // analyze
 void add_load_command(CLI::App& app, Action& action);  // load (boot storm)
 void add_fuzz_command(CLI::App& app, Action& action, int argc, char** argv);  // fuzz
+void add_capture_commands(CLI::App& app, Action& action);  // pcap2scenario, replay
 
 }  // namespace tftp::cli

@@ -146,6 +146,7 @@ int main(int argc, char** argv) {
   tftp::cli::add_analyze_command(app, action);
   tftp::cli::add_load_command(app, action);
   tftp::cli::add_fuzz_command(app, action, argc, argv);
+  tftp::cli::add_capture_commands(app, action);
 
   try {
     app.parse(argc, argv);

@@ -31,6 +31,7 @@
 #include "scenario/loader.h"
 #include "scenario/reference_faults.h"
 #include "scenario/runner.h"
+#include "scenario/wire_capture.h"
 
 namespace tftp::cli {
 
@@ -47,6 +48,7 @@ struct RunFlags {
   bool list = false;
   bool verbose = false;
   std::optional<std::string> baseline;
+  std::optional<std::string> pcap;  // --pcap FILE: every datagram of the run
   // Not a flag: set by `rerun` to the repeated report's catalogue digest, to warn when the
   // scenarios changed since.
   std::optional<std::string> rerun_of_catalogue;
@@ -62,7 +64,9 @@ std::string shell_quote(const std::string& s) {
 std::string catalogue_digest(const std::string& dir, size_t count) {
   uint64_t h = kFnv1aOffset;
   std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+  if (std::filesystem::is_regular_file(dir)) files.push_back(dir);  // --scenarios FILE
+  for (const auto& e : files.empty() ? std::filesystem::recursive_directory_iterator(dir)
+                                     : std::filesystem::recursive_directory_iterator()) {
     if (e.is_regular_file() && e.path().extension() == ".yaml") files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());
@@ -70,7 +74,7 @@ std::string catalogue_digest(const std::string& dir, size_t count) {
     std::ifstream in(f, std::ios::binary);
     std::stringstream s;
     s << in.rdbuf();
-    h = fnv1a(std::filesystem::relative(f, dir).string() + s.str(), h);
+    h = fnv1a((f == dir ? f.filename() : std::filesystem::relative(f, dir)).string() + s.str(), h);
   }
   char buf[48];
   std::snprintf(buf, sizeof buf, "%zu-scenarios-%016llx", count, static_cast<unsigned long long>(h));
@@ -468,6 +472,21 @@ int run(const RunFlags& f, const std::string& command) {
     target = std::make_unique<scenario::EmbeddedTarget>(config);
     options.jobs = f.settings.jobs > 0 ? f.settings.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
+  // The capture is opened (and its path checked) before the run: a run is not wasted on a
+  // capture it cannot write.
+  std::unique_ptr<scenario::WireCapture> capture;
+  if (f.pcap) {
+    const bool ng = f.pcap->size() >= 7 && f.pcap->compare(f.pcap->size() - 7, 7, ".pcapng") == 0;
+    auto opened = scenario::WireCapture::open(
+        *f.pcap, {.format = ng ? pcap::CaptureFormat::kPcapng : pcap::CaptureFormat::kPcap, .linktype = pcap::kLinkRaw},
+        f.settings.target ? scenario::WireCapture::Timeline::kReal : scenario::WireCapture::Timeline::kVirtual);
+    if (!opened) {
+      std::fprintf(stderr, "tftpspec run: --pcap %s: %s; nothing was run\n", f.pcap->c_str(), opened.error().message.c_str());
+      return kExitUsage;
+    }
+    capture = std::move(*opened);
+    options.capture = capture.get();
+  }
   const bool verbose = f.verbose;
   // The sanity scenario runs first and last: two more results than selected.
   auto progress = std::make_shared<Progress>(human, selected.size() + 2, verbose);
@@ -530,6 +549,15 @@ int run(const RunFlags& f, const std::string& command) {
       std::fprintf(human, "%sreport: %s\n", flag == "--json" ? "" : flag.substr(2).append(" ").c_str(), path.c_str());
     }
   }
+  if (capture) {
+    if (auto closed = capture->close(); !closed) {
+      std::fprintf(stderr, "tftpspec run: --pcap: %s\n", closed.error().message.c_str());
+      code = kExitUsage;
+    } else {
+      std::fprintf(human, "capture: %s (%llu frames; the evidence cites them as frame #N)\n", capture->path().c_str(),
+                   static_cast<unsigned long long>(capture->frames()));
+    }
+  }
   std::fprintf(human, "summary: %d pass, %d note, %d fail, %d warn, %d skip, %d error; run-wide findings: %d fail, %d warn, %d note; in %.2f s\n",
                s.pass, s.note, s.fail, s.warn, s.skip, s.error, s.findings_fail, s.findings_warn, s.findings_note,
                report.duration_ms / 1000);
@@ -580,6 +608,12 @@ void add_run_flags(CLI::App* cmd, RunFlags& flags) {
                   "Write the report as one self-contained HTML page to FILE ('-' for stdout): summary by RFC and "
                   "level, findings, each non-pass's datagrams as a ladder, verdict filters, no JavaScript needed; "
                   "checked before the run and written, partial, on an interrupt like --json");
+  cmd->add_option("--pcap", flags.pcap,
+                  "Write every datagram of the run to the capture FILE (pcapng if it ends in .pcapng, else pcap; raw "
+                  "IP frames); the report's evidence names each datagram's frame number. Against the embedded server "
+                  "each scenario's datagrams form one block in virtual time, its harness host written as 127.X.Y.2 "
+                  "(see the README)")
+      ->type_name("FILE");
   cmd->add_option("--seed", flags.seed, "Seed for unique names and the virtual network (default: from the clock; in the report)");
   cmd->add_flag("--list", flags.list, "List the selected scenarios and exit");
   cmd->add_flag("--slow", flags.settings.slow, "Include the slow group (scenarios that wait for the target to give up)");
@@ -588,7 +622,7 @@ void add_run_flags(CLI::App* cmd, RunFlags& flags) {
                   "Make the embedded reference server break one rule on purpose (repeatable; 'list' lists them) "
                   "to see which scenarios catch it");
   cmd->add_option("--scenarios", flags.settings.scenarios,
-                  "Scenario directory (default: $TFTPSPEC_SCENARIOS, else share/tftpspec/scenarios beside the installed "
+                  "Scenario directory, or one scenario file such as pcap2scenario writes (default: $TFTPSPEC_SCENARIOS, else share/tftpspec/scenarios beside the installed "
                   "binary, else the source tree's for a binary in its build tree)");
   cmd->add_option("--baseline", flags.baseline,
                   "Compare with FILE, an earlier JSON report or an expectations file (scenarios/README.md): print "
@@ -676,6 +710,20 @@ std::string check_output_path(const std::string& path) {
   ::close(fd);
   ::unlink(probe.c_str());
   return {};
+}
+
+int run_scenario_file(const ScenarioFileRun& r, const std::string& command) {
+  RunFlags f;
+  f.settings.scenarios = r.scenarios;
+  f.settings.target = r.target;
+  f.settings.jobs = r.jobs;
+  f.json = r.json;
+  f.junit = r.junit;
+  f.html = r.html;
+  f.pcap = r.pcap;
+  f.seed = r.seed;
+  f.verbose = r.verbose;
+  return run(f, command);
 }
 
 void add_run_command(CLI::App& app, Action& action, int argc, char** argv) {

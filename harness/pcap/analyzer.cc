@@ -309,6 +309,7 @@ void Analyzer::State::feed(Live& t, const check::Observation& o, uint64_t frame)
   t.log.last_frame = frame;
   ++t.log.datagrams;
   count(t, o, o.bytes);
+  listener.on_datagram(t.log, o, frame);
 }
 
 void Analyzer::State::map_findings(Live& t, const std::vector<check::Finding>& all) {

@@ -85,6 +85,13 @@ class TransferListener {
     (void)transfer;
     (void)block;
   }
+  // Each datagram judged with the transfer, in capture order (its requests first, once the
+  // answer confirmed them), with its frame: for those who replay or convert a transfer.
+  virtual void on_datagram(const TransferLog& transfer, const check::Observation& o, uint64_t frame) {
+    (void)transfer;
+    (void)o;
+    (void)frame;
+  }
   // The transfer has ended (completed and lingered, failed, fell silent, or the capture ended).
   virtual void on_end(TransferLog&& transfer) = 0;
 };

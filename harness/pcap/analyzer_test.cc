@@ -9,7 +9,7 @@
 #include <fstream>
 #include <map>
 
-#include "pcap/capture_builder.h"
+#include "pcap/capture_writer.h"
 #include "pcap/capture_reader.h"
 #include "pcap/extractor.h"
 #include "proto/netascii.h"
@@ -34,7 +34,7 @@ std::vector<uint8_t> content_of(size_t n) {
 struct Script {
   explicit Script(int linktype = kLinkEthernet) : linktype(linktype), cap(linktype) {}
   int linktype;
-  CaptureBuilder cap;
+  CaptureWriter cap;
   Instant t = Instant{} + seconds(1'700'000'000);
   std::optional<size_t> fragment;
 

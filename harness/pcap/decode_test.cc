@@ -6,8 +6,8 @@
 
 #include <random>
 
-#include "pcap/capture_builder.h"
 #include "pcap/capture_reader.h"
+#include "pcap/capture_writer.h"
 
 namespace tftp::pcap {
 namespace {
@@ -190,9 +190,10 @@ TEST(DecodeFrame, GarbageAndPrefixesNeverCrash) {
 }
 
 TEST(CaptureReader, ReadsFramesThenReportsATruncatedFile) {
-  CaptureBuilder b(kLinkRaw);
+  CaptureWriter b(kLinkRaw);
   const auto p4 = ipv4_packets(kClient, kServer, udp_header_and_payload(kClient, kServer, payload_of(10)))[0];
-  b.frame(p4, Instant{} + std::chrono::seconds(5)).frame(p4, Instant{} + std::chrono::seconds(6));
+  b.frame(p4, Instant{} + std::chrono::seconds(5));
+  b.frame(p4, Instant{} + std::chrono::seconds(6));
   const std::vector<uint8_t> bytes(b.bytes().begin(), b.bytes().end() - 7);  // the last record ends early
   auto reader = CaptureReader::open_memory(bytes);
   ASSERT_TRUE(reader) << reader.error().to_string();

@@ -232,7 +232,10 @@ void ladder_row(std::string& out, const EvidenceLine& e, bool cited) {
   const std::string& ours = sent ? e.from : e.to;
   const std::string& theirs = sent ? e.to : e.from;
   // The grid needs the four cells as its children: each carries the row's classes.
-  out += "<div class=\"t " + cls + "\">" + fixed(e.t_ms, 3) + "</div>";
+  out += "<div class=\"t " + cls + "\">" + fixed(e.t_ms, 3);
+  // The frame in the run's capture (run --pcap), for Wireshark's "Go to packet".
+  if (e.frame != 0) out += "<br><span class=\"sz\" title=\"frame in the capture\">#" + std::to_string(e.frame) + "</span>";
+  out += "</div>";
   out += "<div class=\"" + cls + "\">" + html_escape(ours) + "</div>";
   out += "<div class=\"a " + cls + "\"><div class=\"arrow\">";
   if (!e.mark.empty()) out += "<span class=\"mark m-" + html_escape(e.mark) + "\">" + html_escape(e.mark) + "</span>";

@@ -221,7 +221,8 @@ std::vector<EvidenceLine> evidence_lines(const Field& f) {
   f.each([&](const Field& e) {
     out.push_back({static_cast<size_t>(e.at("index").unsigned_number()), e.at("t_ms").number(), e.at("direction").str(),
                    e.at("from").str(), e.at("to").str(), e.at("packet").str(),
-                   static_cast<size_t>(e.at("size").unsigned_number()), e.str_or("mark"), e.str_or("hex")});
+                   static_cast<size_t>(e.at("size").unsigned_number()), e.str_or("mark"), e.str_or("hex"),
+                   e.has("frame") ? e.at("frame").unsigned_number() : 0});
   });
   return out;
 }

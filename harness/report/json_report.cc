@@ -18,6 +18,7 @@ json evidence_json(const std::vector<EvidenceLine>& lines) {
               {"to", e.to}, {"packet", e.packet}, {"size", e.size}};
     if (!e.mark.empty()) j["mark"] = e.mark;
     if (!e.hex.empty()) j["hex"] = e.hex;
+    if (e.frame != 0) j["frame"] = e.frame;
     out.push_back(std::move(j));
   }
   return out;

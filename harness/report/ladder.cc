@@ -1,6 +1,7 @@
 #include "report/ladder.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace tftp::report {
 
@@ -16,7 +17,11 @@ void append(std::string& out, const char* format, Args... args) {
 std::string render_ladder(const std::vector<EvidenceLine>& evidence, size_t elided, const std::string& indent) {
   constexpr size_t kWidth = 56;
   std::string out;
-  append(out, "%s%9s  %-21s  %*s  %s\n", indent.c_str(), "t (ms)", "harness", static_cast<int>(kWidth), "", "target");
+  // With a capture (run --pcap), each datagram's frame number, to find it in Wireshark.
+  bool frames = false;
+  for (const auto& e : evidence) frames = frames || e.frame != 0;
+  append(out, "%s%9s  %s%-21s  %*s  %s\n", indent.c_str(), "t (ms)", frames ? " frame  " : "", "harness",
+         static_cast<int>(kWidth), "", "target");
   bool elision_shown = false;
   for (size_t i = 0; i < evidence.size(); ++i) {
     const auto& e = evidence[i];
@@ -36,6 +41,11 @@ std::string render_ladder(const std::vector<EvidenceLine>& evidence, size_t elid
     // Built by concatenation: the addresses and the label are not bounded by the buffer above.
     char prefix[64];
     std::snprintf(prefix, sizeof prefix, "%9.3f  ", e.t_ms);
+    if (frames) {
+      const size_t used = std::strlen(prefix);
+      if (e.frame != 0) std::snprintf(prefix + used, sizeof prefix - used, "#%-6llu ", static_cast<unsigned long long>(e.frame));
+      else std::snprintf(prefix + used, sizeof prefix - used, "%-8s", "");
+    }
     std::string pad = ours.size() < 21 ? std::string(21 - ours.size(), ' ') : "";
     out += indent + prefix + ours + pad + " |" + arrow + "| " + theirs + "\n";
   }

@@ -42,6 +42,9 @@ struct EvidenceLine {
   // Its first bytes in hex (text.h hex_bytes), for the datagrams a finding cites and the
   // withheld ones; empty for the others, to keep reports small.
   std::string hex;
+  // Its frame number in the run's capture (`run --pcap FILE`), as Wireshark numbers frames;
+  // 0 when the run wrote no capture (or, a withheld datagram, it was never sent).
+  uint64_t frame = 0;
   friend bool operator==(const EvidenceLine&, const EvidenceLine&) = default;
 };
 inline constexpr std::string_view kMarkWithheld = "withheld";

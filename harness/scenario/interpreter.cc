@@ -300,6 +300,10 @@ class Interpreter {
           return false;
         }
       }
+      if (pat.payload && !std::ranges::equal(d->payload, *pat.payload)) {
+        *why = "DATA " + std::to_string(d->block) + " does not carry the expected (captured) bytes";
+        return false;
+      }
     } else if (const auto* a = std::get_if<proto::Ack>(&*p)) {
       if (pat.block && *pat.block != a->block) return false;
     } else if (const auto* e = std::get_if<proto::ErrorPacket>(&*p)) {
@@ -958,6 +962,7 @@ std::string Pattern::describe() const {
   for (const auto& [k, v] : options) out += " " + k + "=" + v;
   for (const auto& k : options_absent) out += " no " + k;
   if (content) out += content_of.empty() ? " (fixture content)" : " (the content of " + content_of + ")";
+  if (payload) out += " (the captured bytes)";
   if (from_listen) out += " from the well-known port";
   if (from_new_port) out += " from a new port";
   if (at == Socket::kOther) out += " at the second port";

@@ -193,6 +193,7 @@ Pattern pattern_of(const YAML::Node& n, const YAML::Node& op_node) {
       p.content_of = v;
     }
   }
+  if (n["payload"]) p.payload = hex_bytes(n["payload"]);
   if (n["at"]) p.at = socket_of(n["at"]);
   if (n["source"]) {
     const std::string s = str(n["source"], "source");
@@ -203,7 +204,7 @@ Pattern pattern_of(const YAML::Node& n, const YAML::Node& op_node) {
   return p;
 }
 
-const std::set<std::string> kPatternKeys = {"block", "size", "code", "options", "options_absent", "content", "at", "source"};
+const std::set<std::string> kPatternKeys = {"block", "size", "code", "options", "options_absent", "content", "payload", "at", "source"};
 
 std::set<std::string> with(std::set<std::string> base, std::initializer_list<const char*> more) {
   for (const char* m : more) base.insert(m);
@@ -480,11 +481,14 @@ tl::expected<std::vector<Scenario>, LoadError> load_file(const std::filesystem::
 
 tl::expected<std::vector<Scenario>, LoadError> load_catalogue(const std::filesystem::path& dir) {
   std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) {
-    return tl::unexpected(LoadError{{dir.string(), 0}, "scenario directory not found"});
-  }
   std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+  if (std::filesystem::is_regular_file(dir, ec)) {
+    files.push_back(dir);  // one scenario file (pcap2scenario's output) is a catalogue too
+  } else if (!std::filesystem::is_directory(dir, ec)) {
+    return tl::unexpected(LoadError{{dir.string(), 0}, "scenario directory or file not found"});
+  }
+  for (const auto& entry : files.empty() ? std::filesystem::recursive_directory_iterator(dir)
+                                         : std::filesystem::recursive_directory_iterator()) {
     const auto& p = entry.path();
     if (entry.is_regular_file() && (p.extension() == ".yaml" || p.extension() == ".yml") &&
         p.string().find("/expectations/") == std::string::npos) {

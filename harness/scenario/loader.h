@@ -21,7 +21,8 @@ struct LoadError {
 // One file holds one scenario, or a list of them under `scenarios:`.
 tl::expected<std::vector<Scenario>, LoadError> load_file(const std::filesystem::path& path);
 tl::expected<std::vector<Scenario>, LoadError> load_text(const std::string& text, const std::string& name);
-// Every *.yaml beneath `dir` (except expectations/), sorted by id; ids must be unique.
+// Every *.yaml beneath `dir` (except expectations/), sorted by id; ids must be unique. A
+// file instead of a directory: the scenarios of that file.
 tl::expected<std::vector<Scenario>, LoadError> load_catalogue(const std::filesystem::path& dir);
 
 // Parses "2s", "250ms", "2rto", "0.5srto", "1rto+0.5s".

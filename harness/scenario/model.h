@@ -80,6 +80,7 @@ struct Pattern {
   std::vector<std::string> options_absent;
   bool content = false;             // DATA payload equals the requested fixture's bytes
   std::string content_of;           // ... or this fixture's (a name spelled other ways: /x, a/../x)
+  std::optional<std::vector<uint8_t>> payload;  // DATA payload equals these bytes (a captured block)
   std::optional<Socket> at;         // which of our sockets it must reach
   bool from_listen = false;         // must come from the well-known port
   bool from_new_port = false;       // must come from a port other than the well-known one

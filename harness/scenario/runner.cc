@@ -462,6 +462,7 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
   const Instant t0 = real_now();
   run.target = target.describe();
   target.set_cancel(options.cancel);
+  target.set_capture(options.capture);
   auto cancelled = [&] { return options.cancel != nullptr && options.cancel->load(); };
 
   const Scenario* sanity = nullptr;
@@ -530,7 +531,9 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
     if (!wire) return unjudged(s, "cannot open sockets: " + wire.error().message);
     char unique[24];
     std::snprintf(unique, sizeof unique, "%08llx", static_cast<unsigned long long>(seed & 0xffffffffu));
-    return run_scenario(s, **wire, profile, unique, options.cancel);
+    auto result = run_scenario(s, **wire, profile, unique, options.cancel);
+    cite_frames(result, (*wire)->finish_capture());
+    return result;
   };
 
   if (cancelled()) {

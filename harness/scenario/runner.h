@@ -24,9 +24,12 @@ class Target {
   Result<std::unique_ptr<Wire>> open_wire(uint64_t seed) {
     auto wire = open(seed);
     if (wire) (*wire)->set_cancel(cancel_);
+    if (wire && capture_ != nullptr) (*wire)->set_capture(capture_->session());
     return wire;
   }
   void set_cancel(const std::atomic<bool>* cancel) { cancel_ = cancel; }
+  // Every wire opened from now on writes its datagrams to `capture` (run --pcap).
+  void set_capture(WireCapture* capture) { capture_ = capture; }
   virtual report::TargetInfo describe() const = 0;
   // True when the harness itself put the fixtures in the target's root (embedded, --root):
   // then a fixture served with other bytes is the target's doing, judged by the scenarios,
@@ -35,6 +38,7 @@ class Target {
 
  private:
   const std::atomic<bool>* cancel_ = nullptr;
+  WireCapture* capture_ = nullptr;
 };
 
 // The reference server in-process, over the virtual network, in virtual time.
@@ -74,6 +78,9 @@ struct RunOptions {
   std::function<void(const report::ScenarioResult&)> on_result;  // called as each finishes
   std::function<void(const std::string& id)> on_start;             // called as each starts (progress)
   const std::atomic<bool>* cancel = nullptr;
+  // Every datagram of the run (discovery included) goes to this capture, and the evidence
+  // cites its frame numbers (run --pcap).
+  WireCapture* capture = nullptr;
 };
 
 // Probes the target; fills `info` (alive, capabilities, timeouts, round trip, the state of

@@ -16,7 +16,7 @@ std::recursive_mutex& listen_port_mutex() {
 void Wire::send(Socket s, const Address& to, std::span<const uint8_t> bytes) {
   std::unique_lock<std::recursive_mutex> lock(listen_port_mutex(), std::defer_lock);
   if (to == listen_) lock.lock();
-  rules_.observe({now(), check::Direction::kToTarget, local(s), to, {bytes.begin(), bytes.end()}});
+  observe({now(), check::Direction::kToTarget, local(s), to, {bytes.begin(), bytes.end()}});
   transmit(s, to, bytes);
 }
 
@@ -30,20 +30,32 @@ std::optional<Received> Wire::receive_until(Instant deadline) {
   auto a = next_arrival(deadline);
   if (!a) return std::nullopt;
   const Instant t = a->time;
-  const size_t index = rules_.observe({t, check::Direction::kFromTarget, a->from, local(a->at), a->bytes});
+  const size_t index = observe({t, check::Direction::kFromTarget, a->from, local(a->at), a->bytes});
   return Received{index, a->at, a->from, std::move(a->bytes), t};
 }
 
 void Wire::wait_until(Instant deadline) {
   while (auto a = next_arrival(deadline)) {
     const Instant t = a->time;
-    const size_t index = rules_.observe({t, check::Direction::kFromTarget, a->from, local(a->at), a->bytes});
+    const size_t index = observe({t, check::Direction::kFromTarget, a->from, local(a->at), a->bytes});
     if (queued_.size() >= kMaxQueued) {
       ++dropped_;  // a flood: bounded memory beats keeping every datagram
       continue;
     }
     queued_.push_back({index, a->at, a->from, std::move(a->bytes), t});
   }
+}
+
+size_t Wire::observe(const check::Observation& o) {
+  const size_t index = rules_.observe(o);
+  if (capture_) capture_->record(index, o.from, o.to, o.bytes, o.at);
+  return index;
+}
+
+std::vector<uint64_t> Wire::finish_capture() {
+  if (!capture_) return {};
+  capture_->finish();
+  return capture_->frames();
 }
 
 Result<std::vector<Socket>> Wire::extra_sockets(size_t n) {

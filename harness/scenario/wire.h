@@ -17,6 +17,7 @@
 #include "net/simulation.h"
 #include "net/udp_socket.h"
 #include "scenario/model.h"
+#include "scenario/wire_capture.h"
 #include "server/server_node.h"
 
 namespace tftp::scenario {
@@ -67,6 +68,12 @@ class Wire {
 
   check::RuleEngine& rules() { return rules_; }
 
+  // Writes every datagram observed from now on to `session` (run --pcap).
+  void set_capture(std::unique_ptr<WireCapture::Session> session) { capture_ = std::move(session); }
+  // Ends the capture of this wire's datagrams (a virtual-time wire writes them out now) and
+  // returns the frame of each observation index (empty without a capture).
+  std::vector<uint64_t> finish_capture();
+
  protected:
   struct Arrival {
     Socket at;
@@ -87,6 +94,8 @@ class Wire {
   std::vector<Received> queued_;  // arrived during wait_until, not yet consumed
   size_t dropped_ = 0;
   const std::atomic<bool>* cancel_ = nullptr;
+  std::unique_ptr<WireCapture::Session> capture_;
+  size_t observe(const check::Observation& o);  // to the rule engine, and to the capture
 };
 
 // Real UDP: IPv4 or IPv6, following the target's family.
