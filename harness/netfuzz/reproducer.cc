@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "common/text.h"
-#include "pcap/capture_builder.h"
+#include "pcap/capture_writer.h"
 #include "proto/packet.h"
 
 namespace tftp::netfuzz {
@@ -70,10 +70,9 @@ std::string scenario_yaml(const Finding& f, const std::string& probe_file, const
 }
 
 std::vector<uint8_t> capture_bytes(const std::vector<WireEvent>& events) {
-  pcap::CaptureBuilder b(pcap::kLinkRaw);
+  pcap::CaptureWriter w(pcap::kLinkRaw);
   // Steady time on the wall clock, so the capture shows when it happened.
   const auto offset = std::chrono::system_clock::now().time_since_epoch() - real_now().time_since_epoch();
-  uint16_t id = 1;
   for (const auto& e : events) {
     auto local = [&](const Address& a) {
       if (a.is_specified() && a.host_string() != "0.0.0.0" && a.host_string() != "::") return a;
@@ -82,12 +81,10 @@ std::vector<uint8_t> capture_bytes(const std::vector<WireEvent>& events) {
     };
     const Address from = e.sent ? local(e.from) : e.from;
     const Address to = e.sent ? e.to : local(e.to);
-    const auto udp = pcap::udp_header_and_payload(from, to, e.bytes);
-    const auto packets = from.is_v6() ? pcap::ipv6_packets(from, to, udp) : pcap::ipv4_packets(from, to, udp, id++);
     const Instant at(std::chrono::duration_cast<Duration>(e.time.time_since_epoch() + offset));
-    for (const auto& p : packets) b.frame(pcap::link_frame(pcap::kLinkRaw, p), at);
+    (void)w.datagram(from, to, e.bytes, at);  // a fuzz datagram always fits one IP packet
   }
-  return b.drain();
+  return w.drain();
 }
 
 }  // namespace tftp::netfuzz

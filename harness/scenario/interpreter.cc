@@ -223,6 +223,7 @@ class Interpreter {
       }
       to = *server_;
     }
+    last_sent_at_ = wire_.now();
     for (int i = 0; i < s.count; ++i) wire_.send(s.from, to, bytes);
   }
 
@@ -402,7 +403,10 @@ class Interpreter {
     bool fresh = false;
     while (auto r = next(socket, step.repeat, deadline, &fresh)) {
       std::string why;
-      if (matches(pat, *r, &why)) {
+      // What reached us before the last send cannot answer it: under load the harness may
+      // send late, after the target's own timer already resent (a kept, not a judged, one).
+      const bool before_last_send = last_sent_at_ && r->time < *last_sent_at_;
+      if (!before_last_send && matches(pat, *r, &why)) {
         judge(mismatch_verdict(step), step.reason.empty() ? "the target sent what it must not" : step.reason,
               "no " + pat.describe() + " for " + seconds_text(profile_.resolve(step.within)), describe_received(*r));
         break;
@@ -870,6 +874,7 @@ class Interpreter {
   std::vector<Received> inbox_;
   std::set<std::string> seen_;
   std::optional<Instant> last_match_;
+  std::optional<Instant> last_sent_at_;  // when the last `send` step began (do_silence)
   std::optional<Received> last_matched_;  // what the last expect matched: a schedule times its resends
   std::optional<Duration> last_gap_;
   // For the evidence: datagrams the fault injection withheld (never observed), the indices
