@@ -97,6 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         continue;
       }
       FUZZ_CHECK(x->to == t.peer());
+      if (op == proto::Opcode::kError) continue;  // e.g. ERROR 8 refusing an OACK it cannot accept
       const auto& params = t.params();
       FUZZ_CHECK(params.blksize <= requested_blksize && params.blksize >= proto::kMinBlockSize);
       FUZZ_CHECK(params.windowsize >= 1 && params.windowsize <= requested_window);

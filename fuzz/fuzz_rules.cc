@@ -15,6 +15,7 @@
 //            3  ACK from the client: block = operand u16
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <vector>
 
 #include "check/rules.h"
@@ -33,6 +34,7 @@ void check_findings(const RuleEngine& engine, const std::vector<Finding>& findin
   for (const auto& f : findings) {
     FUZZ_CHECK(f.id.starts_with("tftp."));
     FUZZ_CHECK(!f.message.empty() && !f.citation.empty());
+    if (f.evidence.empty()) std::fprintf(stderr, "finding without evidence: %s: %s\n", f.id.c_str(), f.message.c_str());
     FUZZ_CHECK(!f.evidence.empty());
     for (const size_t e : f.evidence) FUZZ_CHECK(e < engine.observed_count());
   }

@@ -186,7 +186,7 @@ def client_transfer_seeds():
         blksize = 0
         if b"blksize" in first:
             flags |= 4
-            blksize = max(0, min(255, (int(first.split(b"blksize\0")[1].split(b"\0")[0]) - 8) // 37))
+            blksize = max(0, min(255, (int(first.split(b"blksize\0")[1].split(b"\0")[0]) - 8 + 36) // 37))
         if b"tsize" in first:
             flags |= 16
         script = bytes([flags, blksize, 0, 40])

@@ -365,6 +365,12 @@ struct Transfer::State {
       if (config.faults.ignore_peer_error) return;
       // RFC 1350 §7: an ERROR ends the transfer and is not acknowledged.
       queue.clear();
+      if (phase == Phase::kDallying) {
+        // The transfer was over (its file committed) before this ERROR: it ends the dally,
+        // not the transfer, which stays a success (found by fuzz/fuzz_client_transfer.cc).
+        finish(*outcome);
+        return;
+      }
       if (sink) sink->abort();
       finish({OutcomeKind::kPeerError, e->code,
               std::string(proto::error_code_name(e->code)) + ": " + std::string(e->message)});

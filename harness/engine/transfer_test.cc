@@ -863,6 +863,24 @@ TEST(Transfer, ReceiverDalliesAndReAcksRetransmittedFinalData) {
   EXPECT_TRUE(drain(t).empty());
 }
 
+TEST(Transfer, AnErrorWhileDallyingEndsTheDallyNotTheCompletedTransfer) {
+  // RFC 1350 §6: the transfer is complete once the final DATA is acknowledged; an ERROR the
+  // server sends afterwards (e.g. to a late datagram) must not turn the committed download
+  // into a failure (found by fuzz/fuzz_client_transfer.cc).
+  Sink s;
+  auto t = started_read(s);
+  t.handle_datagram(kT0, kServerTid, data_n(1, 100));
+  EXPECT_EQ(texts(drain(t)), std::vector<std::string>{"ACK block=1"});
+  ASSERT_FALSE(t.finished());  // dallying
+  t.handle_datagram(kT0 + 1s, kServerTid, error(1, "File not found"));
+  EXPECT_TRUE(drain(t).empty());
+  EXPECT_TRUE(t.finished());
+  ASSERT_TRUE(t.outcome().has_value());
+  EXPECT_TRUE(t.outcome()->ok()) << t.outcome()->to_string();
+  EXPECT_TRUE(s.contents->committed);
+  EXPECT_FALSE(s.contents->aborted);
+}
+
 TEST(Transfer, NoDallyFinishesAtOnce) {
   for (bool fault : {true, false}) {
     SCOPED_TRACE(fault ? "Faults::no_dally" : "dally = 0");
