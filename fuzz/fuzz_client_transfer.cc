@@ -73,8 +73,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return Transfer::client_write(config, listen, "f", mode, options, std::make_unique<MemorySource>(upload), now);
   }();
 
-  std::vector<uint8_t> buffer(proto::kMaxDatagramSize);
-  std::vector<uint8_t> out(proto::kMaxDatagramSize);
+  // Made once: zeroing 128 KiB per input would cost more than a short script.
+  static std::vector<uint8_t> buffer(proto::kMaxDatagramSize);
+  static std::vector<uint8_t> out(proto::kMaxDatagramSize);
   bool request_sent = false;
   uint16_t highest_data = 0;   // WRQ: DATA sent
   uint16_t acked = 0;          // WRQ: the server's highest ACK of a block sent

@@ -57,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Observation o;
   size_t expected_index = 0;
   size_t findings_seen = 0;
-  std::vector<uint8_t> out(proto::kMaxDatagramSize);
+  static std::vector<uint8_t> out(proto::kMaxDatagramSize);  // made once, not per input
   while (!in.done()) {
     const uint8_t op = in.byte();
     now += (op >> 5) * 37ms;

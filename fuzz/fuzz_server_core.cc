@@ -105,8 +105,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Instant now{};
   std::map<server::SessionId, Track> tracks;
   std::optional<server::SessionId> of_client[4];
-  std::vector<uint8_t> buffer(proto::kMaxDatagramSize);
-  std::vector<uint8_t> out(proto::kMaxDatagramSize);
+  // Made once: zeroing 128 KiB per input would cost more than a short script.
+  static std::vector<uint8_t> buffer(proto::kMaxDatagramSize);
+  static std::vector<uint8_t> out(proto::kMaxDatagramSize);
 
   const auto drain = [&] {
     while (auto e = core.poll_event()) {

@@ -158,6 +158,13 @@ struct Transfer::State {
     if (tell_peer && peer_known) {
       queue.push_back(Pending::error(peer, code, message));
     }
+    if (phase == Phase::kDallying) {
+      // The transfer was complete, its file committed, before this went wrong (e.g. a
+      // malformed datagram while dallying): the error ends the dally, the success stays
+      // (found by fuzz/fuzz_client_transfer.cc).
+      finish(*outcome);
+      return;
+    }
     if (sink) sink->abort();
     finish({kind, code, std::move(message)});
   }

@@ -881,6 +881,22 @@ TEST(Transfer, AnErrorWhileDallyingEndsTheDallyNotTheCompletedTransfer) {
   EXPECT_FALSE(s.contents->aborted);
 }
 
+TEST(Transfer, AMalformedDatagramWhileDallyingLeavesTheTransferASuccess) {
+  Sink s;
+  auto t = started_read(s);
+  t.handle_datagram(kT0, kServerTid, data_n(1, 10));
+  drain(t);
+  ASSERT_FALSE(t.finished());  // dallying
+  t.handle_datagram(kT0 + 1s, kServerTid, Bytes{});  // an empty datagram: ERROR 4 (RFC 1350 §7)
+  const auto out = drain(t);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(error_code_of(out[0].bytes), 4);
+  EXPECT_TRUE(t.finished());
+  EXPECT_TRUE(t.outcome()->ok()) << t.outcome()->to_string();
+  EXPECT_TRUE(s.contents->committed);
+  EXPECT_FALSE(s.contents->aborted);
+}
+
 TEST(Transfer, NoDallyFinishesAtOnce) {
   for (bool fault : {true, false}) {
     SCOPED_TRACE(fault ? "Faults::no_dally" : "dally = 0");
