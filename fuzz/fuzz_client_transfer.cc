@@ -5,7 +5,8 @@
 //     the ERROR 5 a stray gets at its own address (RFC 1350 §4);
 //   - lockstep never runs ahead of the ACKs (a WRQ's DATA n only once n - windowsize is
 //     acknowledged) and no DATA is larger than the negotiated block size;
-//   - the block size and window in force are ones the client asked for (RFC 2348, 7440);
+//   - the block size and window in force are ones the client asked for, or the defaults
+//     when the server ignored the options (RFC 2347, 2348, 7440);
 //   - a successful download committed exactly the bytes counted, a failed one committed
 //     nothing; every transfer ends within a bounded number of timer firings once the
 //     server falls silent; the datagrams fit max_datagram_size().
@@ -100,7 +101,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(x->to == t.peer());
       if (op == proto::Opcode::kError) continue;  // e.g. ERROR 8 refusing an OACK it cannot accept
       const auto& params = t.params();
-      FUZZ_CHECK(params.blksize <= requested_blksize && params.blksize >= proto::kMinBlockSize);
+      // At most what it asked for, or 512 when the server ignored the options (RFC 2347).
+      FUZZ_CHECK(params.blksize <= std::max(requested_blksize, proto::kDefaultBlockSize) &&
+                 params.blksize >= proto::kMinBlockSize);
       FUZZ_CHECK(params.windowsize >= 1 && params.windowsize <= requested_window);
       if (const auto* d = std::get_if<proto::Data>(&*p)) {
         FUZZ_CHECK(!rrq);
