@@ -4,29 +4,35 @@
 #
 #   fuzz/build.sh       locally: clang preset `fuzz` (build/fuzz), output in build/fuzz/out
 #                       (or $OUT); JOBS=N for the build (default 2)
-#   OSS-Fuzz / CFLite:  $CXX, $CXXFLAGS, $LIB_FUZZING_ENGINE and $OUT are set; the targets are
-#                       compiled directly with them (the image needs libexpected-dev).
+#   OSS-Fuzz / CFLite:  $CXX, $CXXFLAGS, $LIB_FUZZING_ENGINE and $OUT are set; the libraries
+#                       and targets are compiled directly with them (the image needs
+#                       libexpected-dev, nlohmann-json3-dev, libyaml-cpp-dev, libpcap-dev).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-targets=(fuzz_packet fuzz_netascii)
+# The same list as CMakeLists.txt "Fuzz targets".
+targets=(fuzz_packet fuzz_netascii fuzz_options fuzz_server_core fuzz_client_transfer fuzz_rules
+         fuzz_scenario_loader fuzz_capture)
 
 if [[ -n "${LIB_FUZZING_ENGINE:-}" ]]; then
   : "${OUT:?OUT must be set}"
   out="$OUT"
   work="$(mktemp -d "${WORK:-/tmp}/tftpspec-fuzz.XXXXXX")"
-  # The targets need only tftp_proto (wire format, no I/O).
+  # Every library area but the CLI, in one archive: each target links what it uses of it.
   objects=()
-  for src in "$root"/harness/proto/*.cc; do
+  for src in "$root"/harness/{common,proto,engine,net,server,client,check,pcap,report,scenario}/*.cc; do
     [[ "$src" == *_test.cc ]] && continue
-    obj="$work/$(basename "${src%.cc}").o"
+    obj="$work/$(basename "$(dirname "$src")")_$(basename "${src%.cc}").o"
     # shellcheck disable=SC2086  # CXXFLAGS is a list of flags
-    $CXX $CXXFLAGS -std=c++20 -I"$root/harness" -c "$src" -o "$obj"
+    $CXX $CXXFLAGS -std=c++20 -I"$root/harness" -DTFTPSPEC_INSTALLED_SCENARIOS='"../share/tftpspec/scenarios"' \
+      -c "$src" -o "$obj"
     objects+=("$obj")
   done
+  ar rcs "$work/libtftpspec.a" "${objects[@]}"
   for t in "${targets[@]}"; do
     # shellcheck disable=SC2086
-    $CXX $CXXFLAGS -std=c++20 -I"$root/harness" "$root/fuzz/$t.cc" "${objects[@]}" $LIB_FUZZING_ENGINE -o "$out/$t"
+    $CXX $CXXFLAGS -std=c++20 -I"$root/harness" "$root/fuzz/$t.cc" "$work/libtftpspec.a" $LIB_FUZZING_ENGINE \
+      -lyaml-cpp -lpcap -pthread -o "$out/$t"
   done
 else
   out="${OUT:-$root/build/fuzz/out}"

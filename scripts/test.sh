@@ -5,7 +5,8 @@
 # The conformance tests run the catalogue against the reference server, tftpd-hpa, atftpd and
 # dnsmasq; their reports are kept under build/release/conformance-reports/, each also as an
 # HTML page and JUnit XML, and merged into one matrix (matrix.html, matrix.json) for CI to
-# publish. The exit status is the tests'.
+# publish. Then the clang build and the fuzz targets' smoke campaigns. The exit status is the
+# tests'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -31,4 +32,10 @@ if [ "${#runs[@]}" -gt 0 ]; then
     || status=1
   echo "conformance reports: $reports (matrix.html, matrix.txt, and an HTML page and JUnit XML per server)"
 fi
+
+# The clang 14 build of the whole tree (preset fuzz: ASan + UBSan, libFuzzer), so a construct
+# one compiler rejects never lands, and each fuzz target's smoke campaign from its seed corpus
+# (a few seconds each, CTest label fuzz_smoke): a crash, trap or leak fails CI.
+scripts/build.sh fuzz
+ctest --test-dir build/fuzz -L fuzz_smoke -j2 --output-on-failure || status=1
 exit "$status"

@@ -263,6 +263,9 @@ TEST(RuleEngine, TimerRetransmissionsAreRecordedAsInfo) {
   ASSERT_NE(info, nullptr) << dump(all);
   EXPECT_EQ(info->level, Level::kNote);
   EXPECT_NE(info->message.find("DATA 1 after 1000.0 ms, DATA 1 after 2000.0 ms"), std::string::npos) << info->message;
+  // Its evidence: the three sends of DATA 1 (observations 1, 2, 3 after the RRQ), so the
+  // report can show them (a note without evidence was found by fuzz/fuzz_rules.cc).
+  EXPECT_EQ(info->evidence, (std::vector<size_t>{1, 2, 3}));
 }
 
 TEST(RuleEngine, ConcurrentTransfersAreTrackedApart) {

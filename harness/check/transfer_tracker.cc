@@ -116,6 +116,7 @@ size_t RuleEngine::State::state_bytes() const {
     n += t.client_data.size() * (sizeof(std::pair<const uint16_t, ClientRecord>) + kNode);
     n += t.server_acks.size() * (sizeof(std::pair<const uint16_t, SendRecord>) + kNode);
     n += t.retransmits.capacity() * (sizeof(std::pair<std::string, double>) + 16);
+    n += t.retransmit_evidence.capacity() * sizeof(size_t);
     n += t.request.bytes.capacity() + t.request.filename.capacity() + t.client_error_packet.capacity() +
          t.server_error_packet.capacity();
     for (const auto& o : t.request.options) n += sizeof(o) + o.name.capacity() + o.value.capacity();
@@ -170,7 +171,10 @@ std::optional<SendRecord> RuleEngine::State::record_send(TransferState& t, SendR
   const bool credible = !(timing.srto || timing.rto) || !too_soon_for_timer(t, at - rec.last_at, &why);
   if (mark == rec.input_mark && !repeated_request && credible) {
     const Duration interval = at - rec.last_at;
-    if (t.retransmits.size() <= kRetransmitsListed) t.retransmits.emplace_back(what, to_ms(interval));
+    if (t.retransmits.size() <= kRetransmitsListed) {
+      t.retransmits.emplace_back(what, to_ms(interval));
+      t.retransmit_evidence.insert(t.retransmit_evidence.end(), {rec.last_index, index});
+    }
     if (!min_timer || interval < *min_timer) min_timer = interval;
   }
   rec.last_index = index;
@@ -402,7 +406,7 @@ void RuleEngine::State::judge_end() {
         list += (list.empty() ? "" : ", ") + (what.empty() ? std::string("DATA") : what) + " after " + buf;
       }
       report(kRetransmitIntervals, t,
-             "retransmissions with nothing received in between (timer-driven): " + list, {});
+             "retransmissions with nothing received in between (timer-driven): " + list, t.retransmit_evidence);
     }
   }
   check_unanswered_strays();

@@ -185,6 +185,8 @@ struct TransferState {
 
   // Timer-driven: what, interval in ms; the first kRetransmitsListed + 1 only.
   std::vector<std::pair<std::string, double>> retransmits;
+  // The two sends of each listed interval: the note's evidence.
+  std::vector<size_t> retransmit_evidence;
 
   bool ended() const { return completed || client_error || server_error; }
   // The wire number of absolute block `abs`, with the wrap value this server used.

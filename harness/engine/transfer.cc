@@ -168,6 +168,13 @@ struct Transfer::State {
     if (tell_peer && peer_known) {
       queue.push_back(Pending::error(peer, code, message));
     }
+    if (phase == Phase::kDallying) {
+      // The transfer was complete, its file committed, before this went wrong (e.g. a
+      // malformed datagram while dallying): the error ends the dally, the success stays
+      // (found by fuzz/fuzz_client_transfer.cc).
+      finish(*outcome);
+      return;
+    }
     if (sink) sink->abort();
     finish({kind, code, std::move(message)});
   }
@@ -390,9 +397,9 @@ struct Transfer::State {
       // RFC 1350 §7: an ERROR ends the transfer and is not acknowledged.
       queue.clear();
       if (phase == Phase::kDallying) {
-        // The upload was complete and committed when the final ACK went out: an ERROR
-        // now (a client giving up on a lost final ACK, or a stray) ends the dally early
-        // but cannot undo it.
+        // The transfer was complete and committed when the final ACK went out (a download, or
+        // the server's upload): an ERROR now (a peer giving up on a lost final ACK, a stray)
+        // ends the dally, not the transfer (found by fuzz/fuzz_client_transfer.cc; issue 12).
         finish(*outcome);
         return;
       }
