@@ -42,11 +42,15 @@ std::vector<uint8_t> error_packet(uint16_t code, const std::string& message) {
 }
 
 // The first datagram from the target's host, parsed or not, or nullopt: a target that
-// answers with something the parser refuses is alive, and what it sent is reported.
-std::optional<Received> reply(Wire& w, Duration wait) {
+// answers with something the parser refuses is alive, and what it sent is reported. An
+// answer from another address is no answer (a client cannot tell it from a stranger's and
+// drops it); the first such sender goes into `elsewhere` when given, to say so.
+std::optional<Received> reply(Wire& w, Duration wait, std::optional<Address>* elsewhere = nullptr) {
   const Instant deadline = w.now() + wait;
   while (auto r = w.receive_until(deadline)) {
-    if (r->at == Socket::kMain && r->from.same_host(w.listen())) return r;
+    if (r->at != Socket::kMain) continue;
+    if (r->from.same_host(w.listen())) return r;
+    if (elsewhere != nullptr && !*elsewhere) *elsewhere = r->from;
   }
   return std::nullopt;
 }
@@ -61,6 +65,7 @@ struct AliveProbe {
   bool fixture_missing = false;
   std::optional<Duration> rto;
   std::string wrong_answer;  // what the target sent instead of DATA 1, described
+  std::optional<Address> elsewhere;  // silent, but something answered from another address
 };
 
 // RRQ f1.bin, then withhold ACK 1 to time the target's first retransmission.
@@ -70,7 +75,7 @@ AliveProbe probe_alive(Target& target, uint64_t seed, bool measure_rto) {
   if (!wire) return out;
   Wire& w = **wire;
   w.send(Socket::kMain, w.listen(), request(Opcode::kRrq, "f1.bin", "octet"));
-  auto first = reply(w, kProbeWait);
+  auto first = reply(w, kProbeWait, &out.elsewhere);
   if (!first) return out;
   out.alive = true;
   const auto packet = packet_of(*first);
@@ -212,6 +217,9 @@ uint64_t mix(uint64_t seed, const std::string& id) { return fnv1a(id, seed ^ kFn
 // there that no later round trip costs. The median is the round trip, max - min the jitter.
 report::PathMeasurement probe_path(Target& target, uint64_t seed, const std::atomic<bool>* cancel) {
   constexpr int kTransfers = 2;
+  // f3000.bin's blocks: a target that serves more (one that never ends a transfer) has
+  // given every sample there is, and is not followed further.
+  constexpr uint16_t kBlocks = 3000 / proto::kDefaultBlockSize + 1;
   report::PathMeasurement out;
   std::vector<Duration> samples;
   auto wire = target.open_wire(seed);
@@ -221,7 +229,14 @@ report::PathMeasurement probe_path(Target& target, uint64_t seed, const std::ato
     w.send(Socket::kMain, w.listen(), request(Opcode::kRrq, "f3000.bin", "octet"));
     std::optional<Instant> acked_at;
     uint16_t expected = 1;
-    while (auto r = reply(w, kProbeWait)) {
+    // And a target that keeps sending something else (retransmissions without end) is
+    // given up on: each transfer has kRtoProbeWait in all.
+    const Instant give_up = w.now() + kRtoProbeWait;
+    auto next = [&]() -> std::optional<Received> {
+      if (expected > kBlocks || w.now() >= give_up) return std::nullopt;
+      return reply(w, std::min<Duration>(kProbeWait, give_up - w.now()));
+    };
+    while (auto r = next()) {
       const auto packet = packet_of(*r);
       const auto* d = packet ? std::get_if<proto::Data>(&*packet) : nullptr;
       if (d == nullptr) break;
@@ -267,7 +282,7 @@ std::vector<report::FixtureCheck> verify_fixtures(Target& target, const std::vec
         if (profile.capabilities.count("blksize")) options.push_back({"blksize", "1428"});
         if (profile.capabilities.count("windowsize")) options.push_back({"windowsize", "8"});
       }
-      const auto got = fetch(**wire, name, options, profile.rto, std::chrono::seconds(120), cancel);
+      const auto got = fetch(**wire, name, options, profile.rto, std::chrono::seconds(120), download_limit(expected), cancel);
       if (!got.outcome) {
         check.status = "unreadable";
         check.detail = "the download did not finish within 120 s";
@@ -358,8 +373,16 @@ TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed, 
   const AliveProbe a = alive.get();
   info.alive = a.alive;
   const bool cut_short = cancel != nullptr && cancel->load();
-  if (!a.alive) info.notes.push_back(cut_short ? "discovery was interrupted before the target answered"
-                                               : "no answer to RRQ f1.bin within 3 s");
+  if (!a.alive && cut_short) {
+    info.notes.push_back("discovery was interrupted before the target answered");
+  } else if (!a.alive && a.elsewhere) {
+    // A multi-homed server replying from its default address: the classic reason a client
+    // sees nothing (RFC 1122 §4.1.3.5: the reply's source is the request's destination).
+    info.notes.push_back("no answer to RRQ f1.bin from " + info.address + ", but one from " + a.elsewhere->to_string() +
+                         ", another address: a client drops a reply that does not come from the address it asked");
+  } else if (!a.alive) {
+    info.notes.push_back("no answer to RRQ f1.bin within 3 s");
+  }
   if (a.fixture_missing) info.notes.push_back("f1.bin is missing: install the fixtures (tftpspec fixtures DIR, or --root DIR)");
   if (!a.wrong_answer.empty()) info.notes.push_back("answered RRQ f1.bin with " + a.wrong_answer + ", not DATA 1");
   if (a.rto) {
@@ -537,7 +560,8 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
     run.interrupted = true;
     for (const Scenario* s : selected) deliver(unjudged(*s, kInterruptedReason));
   } else if (!run.target.alive) {
-    for (const Scenario* s : selected) deliver(unjudged(*s, "the target did not answer discovery (" + run.target.address + ")"));
+    const std::string why = run.target.notes.empty() ? run.target.address : run.target.notes.front();
+    for (const Scenario* s : selected) deliver(unjudged(*s, "the target did not answer discovery (" + why + ")"));
   } else {
     bool sane = true;
     if (sanity) {

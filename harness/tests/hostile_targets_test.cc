@@ -1,0 +1,110 @@
+// Issue 12 item 1: `tftpspec run` against hostile targets (tests/support/hostile_server.h),
+// one misbehaviour each. Against every one the run ends (an external watchdog, never a
+// duration assertion), the process neither crashes nor outgrows the memory bound the README
+// states, every verdict that is not a pass says why, no scenario passes whose requirement
+// the misbehaviour breaks, and the misbehaviour is one run-wide finding, not one per scenario.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "report/json_reader.h"
+#include "tests/support/hostile_server.h"
+#include "tests/support/process.h"
+
+namespace tftp {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Hostility;
+
+// README "Limits": the bound the tests hold the harness to.
+constexpr double kMemoryBoundMb = 300;
+// Generous: a run that needs this long hangs (the runs take seconds to tens of seconds).
+constexpr auto kWatchdog = 300s;
+
+using Verdict = report::Verdict;
+
+// What a mode's run must show. `findings`: the rule ids the misbehaviour must raise, each
+// exactly once among the run-wide findings (one bug, one finding) unless a scenario's own
+// requirement is that rule (then it is that scenario's verdict). `may_pass`: the scenarios
+// that may pass although the target misbehaves, because they never meet the misbehaviour
+// or their requirement does not see it (`why_pass` says which and why); every other
+// scenario must end fail or error, or skip with a reason.
+struct Case {
+  Hostility mode;
+  std::vector<std::string> select;  // --scenario globs; empty: the whole default catalogue
+  std::string why_select;
+  std::vector<std::string> findings;
+  std::function<bool(const report::ScenarioResult&)> may_pass;
+  std::string why_pass;
+};
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> all = {
+      {Hostility::kGarbage, {}, "", {}, [](const auto&) { return true; }, "TODO"},
+  };
+  return all;
+}
+
+std::string listing(const report::RunReport& r) {
+  std::string out;
+  for (const auto& s : r.results) out += "  " + std::string(report::verdict_name(s.verdict)) + " " + s.id + ": " + s.reason + "\n";
+  for (const auto& f : r.findings) {
+    out += "  finding " + f.finding.id + " (" + std::string(report::verdict_name(f.verdict)) + ") in " +
+           std::to_string(f.scenarios.size()) + " scenarios: " + f.finding.message + "\n";
+  }
+  return out;
+}
+
+class HostileTarget : public ::testing::TestWithParam<Hostility> {};
+
+TEST_P(HostileTarget, TheRunEndsBoundedAndJudgesTheMisbehaviour) {
+  const auto mode = GetParam();
+  const auto c = std::find_if(cases().begin(), cases().end(), [&](const Case& x) { return x.mode == mode; });
+  ASSERT_NE(c, cases().end()) << "no expectations for " << testing::hostility_name(mode);
+  testing::HostileServer server(mode);
+  testing::TempDir dir("tftpspec-hostile-");
+  const auto json = (dir.path() / "report.json").string();
+  std::vector<std::string> argv = {TFTPSPEC_BINARY, "run", "--target", server.address().to_string(), "--json", json,
+                                   "--jobs", "16", "--seed", "12"};
+  for (const auto& g : c->select) {
+    argv.push_back("--scenario");
+    argv.push_back(g);
+  }
+  const auto run = testing::run_command(argv, kWatchdog);
+  const double peak_mb = static_cast<double>(run.peak_rss_kb) / 1024.0;
+  std::printf("%s: exit %d, peak RSS %.0f MB, %llu datagrams sent by the target\n",
+              std::string(testing::hostility_name(mode)).c_str(), run.exit_code, peak_mb,
+              static_cast<unsigned long long>(server.sent()));
+  ASSERT_FALSE(run.timed_out) << "the run hung: " << run.output.substr(run.output.size() > 4000 ? run.output.size() - 4000 : 0);
+  ASSERT_TRUE(run.exit_code == 1 || run.exit_code == 2) << "exit " << run.exit_code << " (a crash is 128 + signal)\n"
+                                                         << run.output.substr(run.output.size() > 4000 ? run.output.size() - 4000 : 0);
+  EXPECT_LT(peak_mb, kMemoryBoundMb);
+  auto report = report::read_report_file(json);
+  ASSERT_TRUE(report) << report.error().to_string();
+  std::printf("%s", listing(*report).c_str());
+  EXPECT_FALSE(report->results.empty());
+  for (const auto& r : report->results) {
+    if (r.verdict == Verdict::kPass || r.verdict == Verdict::kNote) {
+      EXPECT_TRUE(c->may_pass(r)) << r.id << " passed against the " << testing::hostility_name(mode) << " target";
+    } else {
+      EXPECT_FALSE(r.reason.empty()) << r.id << " is " << report::verdict_name(r.verdict) << " without a reason";
+    }
+  }
+  for (const auto& id : c->findings) {
+    const auto n = std::count_if(report->findings.begin(), report->findings.end(), [&](const auto& f) { return f.finding.id == id; });
+    EXPECT_EQ(n, 1) << id << ": one bug, one finding";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, HostileTarget, ::testing::ValuesIn(testing::all_hostilities()),
+                         [](const auto& info) { return std::string(testing::hostility_name(info.param)); });
+
+}  // namespace
+}  // namespace tftp
