@@ -258,11 +258,14 @@ report::PathMeasurement probe_path(Target& target, uint64_t seed, const std::ato
 
 // Downloads each fixture the selection needs and compares it with what `tftpspec
 // fixtures` writes, so a missing or stale file is reported as the set-up problem it is,
-// never as the target's fail.
+// never as the target's fail. A download the target broke the protocol in (garbage, an
+// oversized DATA, a transfer that does not end) goes into `misbehaved`: that is no set-up
+// problem, and the scenarios judge it.
 std::vector<report::FixtureCheck> verify_fixtures(Target& target, const std::vector<std::string>& names,
                                                   const TargetProfile& profile, uint64_t seed,
-                                                  const std::atomic<bool>* cancel) {
+                                                  const std::atomic<bool>* cancel, std::set<std::string>& misbehaved) {
   std::vector<report::FixtureCheck> out(names.size());
+  std::mutex misbehaved_mutex;
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t i; (i = next.fetch_add(1)) < names.size();) {
@@ -292,6 +295,11 @@ std::vector<report::FixtureCheck> verify_fixtures(Target& target, const std::vec
       } else if (!got.outcome->ok()) {
         check.status = "unreadable";
         check.detail = got.outcome->to_string();
+        if (got.outcome->kind == engine::OutcomeKind::kProtocolError || got.outcome->kind == engine::OutcomeKind::kLocalError) {
+          check.detail += ": the target broke the protocol serving it, which the scenarios judge";
+          std::lock_guard lock(misbehaved_mutex);
+          misbehaved.insert(name);
+        }
       } else if (got.bytes != *expected) {
         check.status = "different";
         const auto diff = std::mismatch(got.bytes.begin(), got.bytes.end(), expected->begin(), expected->end());
@@ -404,9 +412,11 @@ TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed, 
   if (netascii.get()) profile.capabilities.insert("netascii");
   info.capabilities.assign(profile.capabilities.begin(), profile.capabilities.end());
   if (info.alive && !(cancel && cancel->load())) {
-    info.fixtures = verify_fixtures(target, fixtures, profile, seed, cancel);
+    std::set<std::string> misbehaved;
+    info.fixtures = verify_fixtures(target, fixtures, profile, seed, cancel, misbehaved);
     const bool written = target.fixtures_written_by_harness();
     for (const auto& f : info.fixtures) {
+      if (misbehaved.count(f.name)) continue;
       // A fixture below the root that the harness wrote itself is there: "not found" is the
       // target's answer to a name with a '/', which the path scenarios judge.
       if (written && f.status == "missing" && f.name.find('/') != std::string::npos) continue;
@@ -525,8 +535,11 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
     for (const auto& f : s.fixtures) {
       auto problem = profile.fixture_problems.find(f);
       if (problem == profile.fixture_problems.end()) continue;
+      // Only a file that is not there, or not as written, is for the user to put right.
+      const bool unreadable = problem->second.rfind("unreadable", 0) == 0;
       return unjudged(s, "the fixture " + f + " is " + problem->second +
-                             ": write the fixtures with `tftpspec fixtures DIR` into the target's root, or run with --root DIR");
+                             (unreadable ? ": the target did not serve it in full, so what needs it cannot be judged"
+                                         : ": write the fixtures with `tftpspec fixtures DIR` into the target's root, or run with --root DIR"));
     }
     const double trips = round_trips(s, profile);
     const Duration rtt = profile.rtt.value_or(std::chrono::milliseconds(1));
