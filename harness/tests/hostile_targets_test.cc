@@ -56,10 +56,14 @@ bool saw_one_datagram(const report::ScenarioResult& r) {
   return std::count_if(r.evidence.begin(), r.evidence.end(), [](const auto& e) { return e.direction == "received"; }) <= 1;
 }
 
-// A scenario that downloaded no DATA 2 never met a file that does not end.
+// A scenario that downloaded no DATA 2, or ended the transfer itself with an ERROR after the
+// blocks it judges, never waited for a file's end.
 bool read_no_second_block(const report::ScenarioResult& r) {
-  return std::none_of(r.evidence.begin(), r.evidence.end(),
-                      [](const auto& e) { return e.direction == "received" && starts_with(e.packet, "DATA block=2 "); });
+  const bool ended_it = std::any_of(r.evidence.begin(), r.evidence.end(),
+                                    [](const auto& e) { return e.direction == "sent" && starts_with(e.packet, "ERROR"); });
+  return ended_it || std::none_of(r.evidence.begin(), r.evidence.end(), [](const auto& e) {
+           return e.direction == "received" && starts_with(e.packet, "DATA block=2 ");
+         });
 }
 
 // The whole default catalogue where it runs in seconds; a subset where the misbehaviour
@@ -71,11 +75,13 @@ const std::vector<Case>& cases() {
        "the flood's garbage is malformed_packet, charged run-wide"},
       {Hostility::kGarbage, {}, "", {"tftp.rule.malformed_packet"}, charged_run_wide,
        "the garbage after each datagram is malformed_packet, charged run-wide"},
-      {Hostility::kHugeDatagrams, {}, "", {}, never,
-       "the 64 KiB DATA after DATA 1 fails the sanity scenario: nothing else is judged"},
-      {Hostility::kRandomPorts, {"rfc1350.end.*", "rfc1350.tid.*"},
-       "every multi-block exchange stalls until its deadline; the end and TID scenarios meet it", {}, saw_one_datagram,
-       "only an exchange of one datagram never sees the second port"},
+      {Hostility::kHugeDatagrams, {}, "", {"tftp.rule.data_datagram_too_long"}, charged_run_wide,
+       "the 64 KiB DATA after each datagram is data_datagram_too_long, charged run-wide"},
+      {Hostility::kRandomPorts, {"rfc1350.tid.*"},
+       "every multi-block exchange stalls until its deadline; the TID scenarios are the ones about ports", {},
+       [](const report::ScenarioResult& r) { return saw_one_datagram(r) || r.id.find(".tid.") != std::string::npos; },
+       "a datagram from another port is a stranger's to the client (RFC 1350 §4), answered ERROR 5 and ignored: an "
+       "exchange of one datagram, and a TID scenario judging the first reply's port, hold"},
       {Hostility::kEndless, {}, "", {}, read_no_second_block,
        "f1.bin ends (the sanity gate); uploads, refusals and one-block reads never meet a download that does not end"},
       {Hostility::kRetransmitForever, {}, "", {}, charged_run_wide,
