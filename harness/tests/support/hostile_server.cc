@@ -141,7 +141,9 @@ class HostileServer::Loop {
         if ((fds[i].revents & POLLIN) == 0) continue;
         // A bounded batch per socket, so a busy one cannot starve the others.
         for (int n = 0; n < 64; ++n) {
-          auto& socket = i == 0 ? listener_ : sessions_.at(ids[i]);
+          auto it = sessions_.find(ids[i]);
+          if (i != 0 && it == sessions_.end()) break;  // closed by the input before
+          const Socket socket = i == 0 ? listener_ : it->second;
           auto got = socket->receive(rx);
           if (!got || !*got) break;
           const auto bytes = std::span<const uint8_t>(rx).first((*got)->size);
@@ -151,7 +153,6 @@ class HostileServer::Loop {
             core_.handle_datagram(real_now(), ids[i], (*got)->from, bytes);
           }
           drain();
-          if (!sessions_.count(ids[i]) && i != 0) break;
         }
       }
       core_.handle_timeout(real_now());
