@@ -15,6 +15,7 @@
 
 #include "check/rules.h"
 #include "cli/commands.h"
+#include "common/atomic_file.h"
 #include "common/text.h"
 #include "pcap/analyzer.h"
 #include "pcap/capture_reader.h"
@@ -131,36 +132,22 @@ std::string dump(const nlohmann::json& j, int indent) {
   return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// The JSON report written as transfers end: to a temporary file beside the target, renamed
-// over it at the end (a reader never sees half a report), or straight to stdout.
+// The JSON report written as transfers end: to a file with no name yet beside the target,
+// which becomes it at the end (common/atomic_file.h: a reader never sees half a report, and
+// an interrupted or failed analysis leaves the old file), or straight to stdout.
 class JsonStream {
  public:
   static Result<JsonStream> open(const std::string& path) {
     JsonStream s;
-    s.path_ = path;
     if (path == "-") {
       s.out_ = stdout;
     } else {
-      s.temp_ = path + ".tmp." + std::to_string(::getpid());
-      s.out_ = std::fopen(s.temp_.c_str(), "wb");
-      if (s.out_ == nullptr) return make_error("tftp.report.write_failed", "cannot write " + s.temp_);
+      auto file = AtomicFile::create(path);
+      if (!file) return tl::unexpected(file.error());
+      s.file_ = std::move(*file);
+      s.out_ = s.file_->stream();
     }
     return s;
-  }
-  JsonStream() = default;
-  JsonStream(JsonStream&& o) noexcept { *this = std::move(o); }
-  JsonStream& operator=(JsonStream&& o) noexcept {
-    std::swap(out_, o.out_);
-    std::swap(path_, o.path_);
-    std::swap(temp_, o.temp_);
-    std::swap(count_, o.count_);
-    return *this;
-  }
-  ~JsonStream() {
-    if (out_ != nullptr && out_ != stdout) {
-      std::fclose(out_);
-      std::remove(temp_.c_str());
-    }
   }
   void begin(const nlohmann::json& head) {
     std::string text = dump(head, 2);
@@ -174,24 +161,19 @@ class JsonStream {
   Result<void> end(const nlohmann::json& tail) {
     std::string text = dump(tail, 2);
     std::fprintf(out_, "\n  ],\n%s\n", text.substr(text.find('{') + 2).c_str());
-    if (out_ == stdout) {
+    out_ = nullptr;
+    if (!file_) {
       std::fflush(stdout);
       return {};
     }
-    const bool ok = std::fflush(out_) == 0 && std::ferror(out_) == 0;
-    std::fclose(out_);
-    out_ = nullptr;
-    if (!ok || std::rename(temp_.c_str(), path_.c_str()) != 0) {
-      std::remove(temp_.c_str());
-      return make_error("tftp.report.write_failed", "cannot write " + path_);
-    }
-    return {};
+    auto committed = file_->commit();
+    file_.reset();
+    return committed;
   }
 
  private:
+  std::optional<AtomicFile> file_;
   std::FILE* out_ = nullptr;
-  std::string path_;
-  std::string temp_;
   size_t count_ = 0;
 };
 

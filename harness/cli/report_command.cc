@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "common/atomic_file.h"
 #include "cli/terminal.h"
 #include "report/html_report.h"
 #include "report/json_reader.h"
@@ -168,7 +169,7 @@ int merge(const MergeFlags& f) {
     const std::string text = report::to_json(matrix).dump(2) + "\n";
     if (*f.json == "-") {
       std::fwrite(text.data(), 1, text.size(), stdout);
-    } else if (auto written = report::write_file_atomic(*f.json, text); !written) {
+    } else if (auto written = write_file_atomic(*f.json, text); !written) {
       std::fprintf(stderr, "tftpspec report merge: %s\n", written.error().message.c_str());
       return kExitUsage;
     } else {
@@ -182,7 +183,7 @@ int merge(const MergeFlags& f) {
       runs.push_back(r.report);
       names.push_back(r.name);
     }
-    if (auto written = report::write_file_atomic(*f.html, report::render_matrix_html(runs, names)); !written) {
+    if (auto written = write_file_atomic(*f.html, report::render_matrix_html(runs, names)); !written) {
       std::fprintf(stderr, "tftpspec report merge: %s\n", written.error().message.c_str());
       return kExitUsage;
     }
@@ -219,7 +220,7 @@ int render(const RenderFlags& f) {
     return kExitUsage;
   }
   for (const auto& [flag, path] : outputs) {
-    if (auto written = report::write_file_atomic(path, render_report(flag, *read)); !written) {
+    if (auto written = write_file_atomic(path, render_report(flag, *read)); !written) {
       std::fprintf(stderr, "tftpspec report render: %s\n", written.error().message.c_str());
       return kExitUsage;
     }

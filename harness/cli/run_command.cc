@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "cli/commands.h"
+#include "common/atomic_file.h"
 #include "cli/terminal.h"
 #include "client/client.h"
 #include "common/hash.h"
@@ -121,6 +122,7 @@ class Progress {
     ++done_;
     print_result(out_, r, verbose_, colour_);
     draw();
+    std::fflush(out_);  // a log or a pipe (CI, tee) shows each verdict as it comes
   }
   void tick() {
     std::lock_guard lock(mutex_);
@@ -542,7 +544,7 @@ int run(const RunFlags& f, const std::string& command) {
     const std::string text = render_report(flag, report);
     if (path == "-") {
       std::fwrite(text.data(), 1, text.size(), stdout);
-    } else if (auto written = report::write_file_atomic(path, text); !written) {
+    } else if (auto written = write_file_atomic(path, text); !written) {
       std::fprintf(stderr, "tftpspec run: %s\n", written.error().message.c_str());
       code = kExitUsage;
     } else {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 namespace tftp::engine {
 
@@ -13,6 +14,9 @@ Result<size_t> MemorySource::read(std::span<uint8_t> out) {
 }
 
 Result<void> MemorySink::write(std::span<const uint8_t> bytes) {
+  if (limit_ && contents_->bytes.size() + bytes.size() > *limit_) {
+    return make_error("tftp.io.too_long", "more than " + std::to_string(*limit_) + " bytes, more than expected: a transfer that does not end");
+  }
   contents_->bytes.insert(contents_->bytes.end(), bytes.begin(), bytes.end());
   return {};
 }

@@ -44,7 +44,9 @@ class MemorySource : public ByteSource {
 };
 
 // Collects into memory. The transfer owns the sink; `contents()` is shared, so the caller
-// can read the bytes and the end state after the transfer is gone.
+// can read the bytes and the end state after the transfer is gone. With a `limit`, a write
+// past it fails (the transfer ends with a local error): a peer that never ends a transfer
+// cannot fill our memory.
 class MemorySink : public ByteSink {
  public:
   struct Contents {
@@ -52,7 +54,7 @@ class MemorySink : public ByteSink {
     bool committed = false;
     bool aborted = false;
   };
-  MemorySink() : contents_(std::make_shared<Contents>()) {}
+  explicit MemorySink(std::optional<size_t> limit = std::nullopt) : contents_(std::make_shared<Contents>()), limit_(limit) {}
   Result<void> write(std::span<const uint8_t> bytes) override;
   Result<void> commit() override;
   void abort() override { contents_->aborted = true; }
@@ -60,6 +62,7 @@ class MemorySink : public ByteSink {
 
  private:
   std::shared_ptr<Contents> contents_;
+  std::optional<size_t> limit_;
 };
 
 // Wraps a source of local text and yields netascii (RFC 1350 §1).

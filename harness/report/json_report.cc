@@ -145,24 +145,4 @@ json to_json(const RunReport& r) {
   return j;
 }
 
-Result<void> write_file_atomic(const std::filesystem::path& path, const std::string& contents) {
-  const auto temp = path.string() + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << contents;
-    out.flush();
-    if (!out) {
-      std::remove(temp.c_str());
-      return make_error("tftp.report.write_failed", "cannot write " + temp);
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(temp, path, ec);
-  if (ec) {
-    std::remove(temp.c_str());
-    return make_error("tftp.report.write_failed", "cannot rename into " + path.string() + ": " + ec.message());
-  }
-  return {};
-}
-
 }  // namespace tftp::report

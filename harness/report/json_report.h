@@ -14,7 +14,5 @@ namespace tftp::report {
 inline constexpr const char* kSchemaId = "https://tftpspec.dev/schema/report-2.json";
 
 nlohmann::json to_json(const RunReport& report);
-// Writes to a temporary file beside `path`, then renames it over `path`.
-Result<void> write_file_atomic(const std::filesystem::path& path, const std::string& contents);
 
 }  // namespace tftp::report

@@ -1,7 +1,7 @@
 #include "scenario/fixtures.h"
 
-#include <fstream>
 
+#include "common/atomic_file.h"
 #include "common/hash.h"
 
 namespace tftp::scenario {
@@ -87,18 +87,15 @@ Result<size_t> write_fixtures(const std::filesystem::path& dir) {
     const auto path = dir / f.name;
     std::filesystem::create_directories(path.parent_path(), ec);  // sub/f511.bin
     if (ec) return make_error("tftp.fixtures.mkdir_failed", "cannot create " + path.parent_path().string() + ": " + ec.message());
-    const auto temp = path.parent_path() / ("." + path.filename().string() + ".tmp");
-    {
-      std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-      out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-      if (!out) return make_error("tftp.fixtures.write_failed", "cannot write " + temp.string());
+    if (auto written = write_file_atomic(path, std::span<const uint8_t>(bytes)); !written) {
+      return make_error("tftp.fixtures.write_failed", written.error().message);
     }
+    // Readable by a server running as another user, whatever our umask; the world-writable
+    // fixture writable by anyone (rfc1350.request.wrq-world-writable-existing).
     using std::filesystem::perms;
     perms mode = perms::owner_read | perms::owner_write | perms::group_read | perms::others_read;
     if (f.name == kWorldWritableFixture) mode |= perms::group_write | perms::others_write;
-    std::filesystem::permissions(temp, mode, ec);
-    std::filesystem::rename(temp, path, ec);
-    if (ec) return make_error("tftp.fixtures.write_failed", "cannot rename into " + path.string() + ": " + ec.message());
+    std::filesystem::permissions(path, mode, ec);
     ++count;
   }
   return count;

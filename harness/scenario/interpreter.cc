@@ -623,7 +623,7 @@ class Interpreter {
     std::shared_ptr<const engine::MemorySink::Contents> contents;
     for (;;) {
       FaultState fs{spec.faults, {}};
-      auto sink = std::make_unique<engine::MemorySink>();
+      auto sink = std::make_unique<engine::MemorySink>(download_limit(fixture));
       contents = sink->contents();
       std::unique_ptr<engine::ByteSink> snk = std::move(sink);
       if (mode == proto::Mode::kNetascii) snk = std::make_unique<engine::NetasciiDecodingSink>(std::move(snk));
@@ -673,7 +673,7 @@ class Interpreter {
     std::shared_ptr<const engine::MemorySink::Contents> back;
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (attempt > 0) wire_.wait_until(std::min(deadline, wire_.now() + profile_.rto));
-      auto back_sink = std::make_unique<engine::MemorySink>();
+      auto back_sink = std::make_unique<engine::MemorySink>(download_limit(fixture));
       back = back_sink->contents();
       auto readback = engine::Transfer::client_read(config, wire_.listen(), remote, proto::Mode::kOctet, {},
                                                     std::move(back_sink), wire_.now());
@@ -709,7 +709,7 @@ class Interpreter {
     std::vector<engine::Transfer> transfers;
     std::vector<std::shared_ptr<const engine::MemorySink::Contents>> contents;
     for (size_t i = 0; i < spec.count; ++i) {
-      auto sink = std::make_unique<engine::MemorySink>();
+      auto sink = std::make_unique<engine::MemorySink>(download_limit(fixture_bytes(file_of(spec, i))));
       contents.push_back(sink->contents());
       transfers.push_back(engine::Transfer::client_read(config, wire_.listen(), file_of(spec, i), proto::Mode::kOctet, {},
                                                         std::move(sink), wire_.now()));
@@ -937,14 +937,18 @@ std::vector<std::optional<engine::Outcome>> drive_transfers(Wire& wire, std::spa
   }
 }
 
+size_t download_limit(const std::optional<std::vector<uint8_t>>& fixture) {
+  return (fixture ? fixture->size() : 0) + proto::kMaxBlockSize;
+}
+
 Fetched fetch(Wire& wire, const std::string& file, const std::vector<proto::OwnedOption>& options, Duration rto,
-              Duration budget, const std::atomic<bool>* cancel) {
+              Duration budget, size_t limit, const std::atomic<bool>* cancel) {
   engine::TransferConfig config;
   config.retransmit.initial = std::max<Duration>(rto / 2, std::chrono::milliseconds(200));
   config.retransmit.min = config.retransmit.initial;
   config.retransmit.max_retries = 5;
   config.dally = Duration::zero();
-  auto sink = std::make_unique<engine::MemorySink>();
+  auto sink = std::make_unique<engine::MemorySink>(limit);
   const auto contents = sink->contents();
   auto transfer = engine::Transfer::client_read(config, wire.listen(), file, proto::Mode::kOctet, options,
                                                 std::move(sink), wire.now());

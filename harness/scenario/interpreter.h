@@ -49,13 +49,19 @@ std::vector<std::optional<engine::Outcome>> drive_transfers(Wire& wire, std::spa
                                                             std::span<const Socket> sockets, Instant deadline,
                                                             const std::atomic<bool>* cancel);
 
-// Downloads `file` in octet mode with the reference client (discovery checks fixtures this way).
+// What a download of `fixture` may deliver before it is cut off as a transfer that does not
+// end: the fixture and one largest block more, so a file served slightly too long is still
+// judged on its bytes.
+size_t download_limit(const std::optional<std::vector<uint8_t>>& fixture);
+
+// Downloads `file` in octet mode with the reference client (discovery checks fixtures this way),
+// keeping at most `limit` bytes (see download_limit).
 struct Fetched {
   std::optional<engine::Outcome> outcome;  // nullopt: not finished within the budget
   std::vector<uint8_t> bytes;
 };
 Fetched fetch(Wire& wire, const std::string& file, const std::vector<proto::OwnedOption>& options, Duration rto,
-              Duration budget, const std::atomic<bool>* cancel);
+              Duration budget, size_t limit, const std::atomic<bool>* cancel);
 
 // The scenario's fields copied into a result (verdict still pass).
 report::ScenarioResult result_header(const Scenario& scenario);

@@ -42,11 +42,15 @@ std::vector<uint8_t> error_packet(uint16_t code, const std::string& message) {
 }
 
 // The first datagram from the target's host, parsed or not, or nullopt: a target that
-// answers with something the parser refuses is alive, and what it sent is reported.
-std::optional<Received> reply(Wire& w, Duration wait) {
+// answers with something the parser refuses is alive, and what it sent is reported. An
+// answer from another address is no answer (a client cannot tell it from a stranger's and
+// drops it); the first such sender goes into `elsewhere` when given, to say so.
+std::optional<Received> reply(Wire& w, Duration wait, std::optional<Address>* elsewhere = nullptr) {
   const Instant deadline = w.now() + wait;
   while (auto r = w.receive_until(deadline)) {
-    if (r->at == Socket::kMain && r->from.same_host(w.listen())) return r;
+    if (r->at != Socket::kMain) continue;
+    if (r->from.same_host(w.listen())) return r;
+    if (elsewhere != nullptr && !*elsewhere) *elsewhere = r->from;
   }
   return std::nullopt;
 }
@@ -61,6 +65,7 @@ struct AliveProbe {
   bool fixture_missing = false;
   std::optional<Duration> rto;
   std::string wrong_answer;  // what the target sent instead of DATA 1, described
+  std::optional<Address> elsewhere;  // silent, but something answered from another address
 };
 
 // RRQ f1.bin, then withhold ACK 1 to time the target's first retransmission.
@@ -70,7 +75,7 @@ AliveProbe probe_alive(Target& target, uint64_t seed, bool measure_rto) {
   if (!wire) return out;
   Wire& w = **wire;
   w.send(Socket::kMain, w.listen(), request(Opcode::kRrq, "f1.bin", "octet"));
-  auto first = reply(w, kProbeWait);
+  auto first = reply(w, kProbeWait, &out.elsewhere);
   if (!first) return out;
   out.alive = true;
   const auto packet = packet_of(*first);
@@ -212,6 +217,9 @@ uint64_t mix(uint64_t seed, const std::string& id) { return fnv1a(id, seed ^ kFn
 // there that no later round trip costs. The median is the round trip, max - min the jitter.
 report::PathMeasurement probe_path(Target& target, uint64_t seed, const std::atomic<bool>* cancel) {
   constexpr int kTransfers = 2;
+  // f3000.bin's blocks: a target that serves more (one that never ends a transfer) has
+  // given every sample there is, and is not followed further.
+  constexpr uint16_t kBlocks = 3000 / proto::kDefaultBlockSize + 1;
   report::PathMeasurement out;
   std::vector<Duration> samples;
   auto wire = target.open_wire(seed);
@@ -221,7 +229,14 @@ report::PathMeasurement probe_path(Target& target, uint64_t seed, const std::ato
     w.send(Socket::kMain, w.listen(), request(Opcode::kRrq, "f3000.bin", "octet"));
     std::optional<Instant> acked_at;
     uint16_t expected = 1;
-    while (auto r = reply(w, kProbeWait)) {
+    // And a target that keeps sending something else (retransmissions without end) is
+    // given up on: each transfer has kRtoProbeWait in all.
+    const Instant give_up = w.now() + kRtoProbeWait;
+    auto next = [&]() -> std::optional<Received> {
+      if (expected > kBlocks || w.now() >= give_up) return std::nullopt;
+      return reply(w, std::min<Duration>(kProbeWait, give_up - w.now()));
+    };
+    while (auto r = next()) {
       const auto packet = packet_of(*r);
       const auto* d = packet ? std::get_if<proto::Data>(&*packet) : nullptr;
       if (d == nullptr) break;
@@ -243,11 +258,14 @@ report::PathMeasurement probe_path(Target& target, uint64_t seed, const std::ato
 
 // Downloads each fixture the selection needs and compares it with what `tftpspec
 // fixtures` writes, so a missing or stale file is reported as the set-up problem it is,
-// never as the target's fail.
+// never as the target's fail. A download the target broke the protocol in (garbage, an
+// oversized DATA, a transfer that does not end) goes into `misbehaved`: that is no set-up
+// problem, and the scenarios judge it.
 std::vector<report::FixtureCheck> verify_fixtures(Target& target, const std::vector<std::string>& names,
                                                   const TargetProfile& profile, uint64_t seed,
-                                                  const std::atomic<bool>* cancel) {
+                                                  const std::atomic<bool>* cancel, std::set<std::string>& misbehaved) {
   std::vector<report::FixtureCheck> out(names.size());
+  std::mutex misbehaved_mutex;
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t i; (i = next.fetch_add(1)) < names.size();) {
@@ -267,7 +285,7 @@ std::vector<report::FixtureCheck> verify_fixtures(Target& target, const std::vec
         if (profile.capabilities.count("blksize")) options.push_back({"blksize", "1428"});
         if (profile.capabilities.count("windowsize")) options.push_back({"windowsize", "8"});
       }
-      const auto got = fetch(**wire, name, options, profile.rto, std::chrono::seconds(120), cancel);
+      const auto got = fetch(**wire, name, options, profile.rto, std::chrono::seconds(120), download_limit(expected), cancel);
       if (!got.outcome) {
         check.status = "unreadable";
         check.detail = "the download did not finish within 120 s";
@@ -277,6 +295,11 @@ std::vector<report::FixtureCheck> verify_fixtures(Target& target, const std::vec
       } else if (!got.outcome->ok()) {
         check.status = "unreadable";
         check.detail = got.outcome->to_string();
+        if (got.outcome->kind == engine::OutcomeKind::kProtocolError || got.outcome->kind == engine::OutcomeKind::kLocalError) {
+          check.detail += ": the target broke the protocol serving it, which the scenarios judge";
+          std::lock_guard lock(misbehaved_mutex);
+          misbehaved.insert(name);
+        }
       } else if (got.bytes != *expected) {
         check.status = "different";
         const auto diff = std::mismatch(got.bytes.begin(), got.bytes.end(), expected->begin(), expected->end());
@@ -358,8 +381,16 @@ TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed, 
   const AliveProbe a = alive.get();
   info.alive = a.alive;
   const bool cut_short = cancel != nullptr && cancel->load();
-  if (!a.alive) info.notes.push_back(cut_short ? "discovery was interrupted before the target answered"
-                                               : "no answer to RRQ f1.bin within 3 s");
+  if (!a.alive && cut_short) {
+    info.notes.push_back("discovery was interrupted before the target answered");
+  } else if (!a.alive && a.elsewhere) {
+    // A multi-homed server replying from its default address: the classic reason a client
+    // sees nothing (RFC 1122 §4.1.3.5: the reply's source is the request's destination).
+    info.notes.push_back("no answer to RRQ f1.bin from " + info.address + ", but one from " + a.elsewhere->to_string() +
+                         ", another address: a client drops a reply that does not come from the address it asked");
+  } else if (!a.alive) {
+    info.notes.push_back("no answer to RRQ f1.bin within 3 s");
+  }
   if (a.fixture_missing) info.notes.push_back("f1.bin is missing: install the fixtures (tftpspec fixtures DIR, or --root DIR)");
   if (!a.wrong_answer.empty()) info.notes.push_back("answered RRQ f1.bin with " + a.wrong_answer + ", not DATA 1");
   if (a.rto) {
@@ -381,9 +412,11 @@ TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed, 
   if (netascii.get()) profile.capabilities.insert("netascii");
   info.capabilities.assign(profile.capabilities.begin(), profile.capabilities.end());
   if (info.alive && !(cancel && cancel->load())) {
-    info.fixtures = verify_fixtures(target, fixtures, profile, seed, cancel);
+    std::set<std::string> misbehaved;
+    info.fixtures = verify_fixtures(target, fixtures, profile, seed, cancel, misbehaved);
     const bool written = target.fixtures_written_by_harness();
     for (const auto& f : info.fixtures) {
+      if (misbehaved.count(f.name)) continue;
       // A fixture below the root that the harness wrote itself is there: "not found" is the
       // target's answer to a name with a '/', which the path scenarios judge.
       if (written && f.status == "missing" && f.name.find('/') != std::string::npos) continue;
@@ -503,8 +536,11 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
     for (const auto& f : s.fixtures) {
       auto problem = profile.fixture_problems.find(f);
       if (problem == profile.fixture_problems.end()) continue;
+      // Only a file that is not there, or not as written, is for the user to put right.
+      const bool unreadable = problem->second.rfind("unreadable", 0) == 0;
       return unjudged(s, "the fixture " + f + " is " + problem->second +
-                             ": write the fixtures with `tftpspec fixtures DIR` into the target's root, or run with --root DIR");
+                             (unreadable ? ": the target did not serve it in full, so what needs it cannot be judged"
+                                         : ": write the fixtures with `tftpspec fixtures DIR` into the target's root, or run with --root DIR"));
     }
     const double trips = round_trips(s, profile);
     const Duration rtt = profile.rtt.value_or(std::chrono::milliseconds(1));
@@ -540,7 +576,8 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
     run.interrupted = true;
     for (const Scenario* s : selected) deliver(unjudged(*s, kInterruptedReason));
   } else if (!run.target.alive) {
-    for (const Scenario* s : selected) deliver(unjudged(*s, "the target did not answer discovery (" + run.target.address + ")"));
+    const std::string why = run.target.notes.empty() ? run.target.address : run.target.notes.front();
+    for (const Scenario* s : selected) deliver(unjudged(*s, "the target did not answer discovery (" + why + ")"));
   } else {
     bool sane = true;
     if (sanity) {

@@ -8,6 +8,7 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -133,10 +134,13 @@ bool wait_exit(int pidfd, std::chrono::milliseconds timeout) {
   }
 }
 
-int reap(pid_t pid) {
+// Also the child's peak resident set, in KiB, into `peak_rss_kb` when given.
+int reap(pid_t pid, long* peak_rss_kb = nullptr) {
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  rusage usage{};
+  while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
   }
+  if (peak_rss_kb != nullptr) *peak_rss_kb = usage.ru_maxrss;
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
 }
@@ -225,6 +229,20 @@ std::string ChildProcess::log_text() const {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+void ChildProcess::signal(int sig) const {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0 || !wait_exit(pidfd_, timeout)) return std::nullopt;
+  kill(-pid_, SIGKILL);  // anything it left in its group; the unreaped leader keeps the id ours
+  const int code = reap(pid_);
+  ::close(pidfd_);
+  pid_ = -1;
+  pidfd_ = -1;
+  return code;
+}
+
 void ChildProcess::stop() {
   if (pid_ <= 0) return;
   kill(-pid_, SIGTERM);
@@ -283,7 +301,7 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
   // Also reaches grandchildren that would otherwise outlive the command holding our pipe.
   kill(-pid, SIGKILL);
   if (out_parent.get() >= 0) drain(out_parent.get(), result.output);
-  int code = reap(pid);
+  int code = reap(pid, &result.peak_rss_kb);
   result.exit_code = result.timed_out ? -1 : code;
   return result;
 }

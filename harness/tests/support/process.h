@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,11 @@ class ChildProcess {
   bool running() const;  // never reaps, so the pid (and group id) stays ours until stop()
   std::string log_text() const;
   const std::string& log_path() const { return log_path_; }
+  // Sends `sig` to the child alone (not its group).
+  void signal(int sig) const;
+  // Waits up to `timeout` for the child to exit; then reaps it and returns its exit code
+  // (128 + signal number if a signal killed it). Nullopt, and still running, on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
   // SIGTERM to the group, up to 2 s for the leader to exit, then SIGKILL to the group; reaps.
   void stop();
 
@@ -45,6 +51,7 @@ struct CommandResult {
   int exit_code = -1;  // 128 + signal number if killed by a signal; -1 when timed out
   bool timed_out = false;
   std::string output;  // stdout and stderr interleaved
+  long peak_rss_kb = 0;  // the child's peak resident set (getrusage ru_maxrss)
 };
 
 // Runs argv (PATH lookup) to completion or until `timeout`, then kills its process group.
