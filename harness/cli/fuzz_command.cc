@@ -17,6 +17,7 @@
 #include "common/text.h"
 #include "netfuzz/fuzzer.h"
 #include "proto/packet.h"
+#include "common/atomic_file.h"
 #include "report/json_report.h"
 
 namespace tftp::cli {
@@ -229,7 +230,7 @@ int run_fuzz(const FuzzFlags& f, const std::string& command) {
     return kExitUsage;
   }
   const auto json = report_json(f, config, *result, started, command);
-  if (auto ok = report::write_file_atomic(report_path, json.dump(2) + "\n"); !ok) {
+  if (auto ok = write_file_atomic(report_path, json.dump(2) + "\n"); !ok) {
     std::fprintf(stderr, "tftpspec fuzz: cannot write %s: %s\n", report_path.c_str(), ok.error().message.c_str());
     return kExitUsage;
   }

@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "client/client.h"
 #include "client/load.h"
+#include "common/atomic_file.h"
 #include "report/json_report.h"
 #include "report/load_report.h"
 
@@ -223,7 +224,7 @@ int load(const LoadFlags& f) {
     const std::string text = report::load_report_json(out);
     if (f.json == "-") {
       std::fputs(text.c_str(), stdout);
-    } else if (auto written = report::write_file_atomic(f.json, text); !written) {
+    } else if (auto written = write_file_atomic(f.json, text); !written) {
       std::fprintf(stderr, "tftpspec load: %s\n", written.error().message.c_str());
       return kExitUsage;
     }

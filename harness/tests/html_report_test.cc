@@ -135,14 +135,17 @@ TEST(HtmlReportInBrowser, WithoutJavaScriptShowsSummaryFailLadderAndFindings) {
   EXPECT_NE(shown.text.find("tftpspecreport"), std::string::npos) << shown.text.substr(0, 2000);
   // The summary's last row: every verdict's count and the total, as the JSON has them.
   const auto& s = run.json["summary"];
-  std::string all_row = "all";
+  std::string counts;
   int total = 0;
   for (const char* v : {"pass", "note", "warn", "fail", "skip", "error"}) {
-    all_row += std::to_string(s[v].get<int>());
+    counts += std::to_string(s[v].get<int>());
     total += s[v].get<int>();
   }
-  all_row += std::to_string(total);
-  EXPECT_NE(shown.text.find(all_row), std::string::npos) << all_row << " in\n" << shown.text.substr(0, 3000);
+  counts += std::to_string(total);
+  // pdftotext puts a row's label before or after its cells depending on where the page breaks.
+  const bool row_shown = shown.text.find("all" + counts) != std::string::npos ||
+                         shown.text.find(counts + "all") != std::string::npos;
+  EXPECT_TRUE(row_shown) << "all " << counts << " in\n" << shown.text.substr(0, 3000);
   EXPECT_NE(shown.text.find("MUST"), std::string::npos);
   EXPECT_NE(shown.text.find(squeeze(run.json["command"].get<std::string>())), std::string::npos);
   EXPECT_NE(shown.text.find(run.json["catalogue_version"].get<std::string>()), std::string::npos);
