@@ -21,6 +21,11 @@ namespace {
 
 constexpr Duration kProbeWait = std::chrono::seconds(3);
 constexpr Duration kRtoProbeWait = std::chrono::seconds(7);
+// A copy sooner than this after the original is a duplicate the target sent at once, not
+// a timer's retransmission: no TFTP timer is that short, and taking one for the RTO would
+// shrink every wait of the run to nothing (a target that sends each DATA twice back to
+// back had every scenario, the sanity one first, judged "no reply in time").
+constexpr Duration kShortestTimer = std::chrono::milliseconds(5);
 
 std::vector<uint8_t> request(Opcode op, const std::string& file, const std::string& mode,
                              const std::vector<proto::Option>& options = {}) {
@@ -53,6 +58,16 @@ std::optional<Received> reply(Wire& w, Duration wait, std::optional<Address>* el
     if (elsewhere != nullptr && !*elsewhere) *elsewhere = r->from;
   }
   return std::nullopt;
+}
+
+// atftpd 0.8 re-sends DATA as a bare 3-byte header (opcode and half a block number).
+bool bare_data_header(const std::vector<uint8_t>& bytes) { return bytes.size() == 3 && bytes[0] == 0 && bytes[1] == 3; }
+
+// Whether `r` retransmits the DATA `original` on the target's timer: the same bytes (or
+// atftpd's bare header), from the same port, no sooner than a timer could fire.
+bool timer_resend_of(const Received& original, const Received& r) {
+  return r.from == original.from && (r.bytes == original.bytes || bare_data_header(r.bytes)) &&
+         r.time - original.time >= kShortestTimer;
 }
 
 // The packet a reply holds; views r.bytes.
@@ -90,9 +105,7 @@ AliveProbe probe_alive(Target& target, uint64_t seed, bool measure_rto) {
   if (measure_rto) {
     const Instant deadline = w.now() + kRtoProbeWait;
     while (auto r = w.receive_until(deadline)) {
-      // Any DATA counts (f1.bin has one block): atftpd 0.8 re-sends DATA 1 as a bare 3-byte header.
-      if (r->from == server && (r->bytes == first->bytes || (r->bytes.size() >= 3 && r->bytes[0] == 0 &&
-                                                             r->bytes[1] == 3))) {
+      if (timer_resend_of(*first, *r)) {
         out.rto = r->time - first->time;
         break;
       }
@@ -117,16 +130,14 @@ std::optional<Duration> probe_steady_rto(Target& target, uint64_t seed) {
   const Instant deadline = w.now() + kProbeWait + kRtoProbeWait;
   while (auto r = w.receive_until(deadline)) {
     if (r->at != Socket::kMain || !r->from.same_host(w.listen()) || (server && r->from != *server)) continue;
-    // atftpd 0.8 re-sends DATA as a bare 3-byte header.
-    const bool bare_data = r->bytes.size() == 3 && r->bytes[0] == 0 && r->bytes[1] == 3;
-    if (timed && (r->bytes == timed->bytes || bare_data)) {
+    if (timed && timer_resend_of(*timed, *r)) {
       out = r->time - timed->time;
       break;
     }
     auto p = proto::parse(r->bytes, proto::Strictness::kLenient);
     const auto* d = p ? std::get_if<proto::Data>(&*p) : nullptr;
     if (!d) {
-      if (bare_data) continue;
+      if (bare_data_header(r->bytes)) continue;
       break;  // ERROR, OACK or garbage: no measurement
     }
     server = r->from;
