@@ -436,6 +436,7 @@ int run(const RunFlags& f, const std::string& command) {
   }
 
   std::unique_ptr<scenario::Target> target;
+  std::unique_ptr<scenario::PlantedCanary> canary;  // removed when the run is over
   if (f.settings.target) {
     auto address = Address::parse(*f.settings.target, 69);
     if (!address) {
@@ -448,9 +449,16 @@ int run(const RunFlags& f, const std::string& command) {
         std::fprintf(stderr, "tftpspec run: --root: %s\n", written.error().message.c_str());
         return kExitUsage;
       }
+      // Not fatal: without it only the scenarios that need it skip, saying so.
+      if (auto planted = scenario::plant_canary(*f.settings.root)) {
+        canary = std::move(*planted);
+      } else {
+        std::fprintf(stderr, "tftpspec run: --root: %s (the canary scenarios will skip)\n", planted.error().message.c_str());
+      }
     }
     if (f.settings.upload_fixtures && !upload_fixtures(*address)) return kExitUsage;
-    target = std::make_unique<scenario::UdpTarget>(*address, /*fixtures_written=*/f.settings.root.has_value());
+    target = std::make_unique<scenario::UdpTarget>(*address, /*fixtures_written=*/f.settings.root.has_value(),
+                                                   /*canary_planted=*/canary != nullptr);
     options.jobs = f.settings.jobs > 0 ? f.settings.jobs : 16;  // mostly waiting on the target's timers
   } else {
     if (!f.settings.reference_faults.empty() && f.settings.target) {
@@ -587,7 +595,9 @@ int fixtures_command(const std::string& dir) {
 // report stored).
 void add_run_flags(CLI::App* cmd, RunFlags& flags) {
   cmd->add_option("--target", flags.settings.target, "HOST[:PORT] of the server under test (port 69 by default)");
-  cmd->add_option("--root", flags.settings.root, "Write the fixtures into the target's root DIR first");
+  cmd->add_option("--root", flags.settings.root,
+                  "Write the fixtures into the target's root DIR first, and plant a canary beside it "
+                  "(DIR/../tftpspec-canary.bin, removed after the run) that the traversal scenarios must never get back");
   cmd->add_flag("--upload-fixtures", flags.settings.upload_fixtures,
                 "Upload the fixtures by WRQ first (the target must allow it). Files already there are kept and "
                 "checked like any others. TFTP cannot delete: the uploaded files stay on the target");

@@ -112,7 +112,9 @@ const std::map<std::string, std::vector<const char*>>& caught_by() {
       {"echo_any_option", {"rfc2347.oack.unknown-option-alone", "rfc2348.blksize.below-min-7", "rfc2349.timeout.zero", "rfc7440.windowsize.zero", "rfc2348.blksize.empty-value"}},
       {"ignore_options", {}},
       {"accept_mail_mode", {"rfc1123.mode.mail-refused"}},
-      {"allow_traversal", {"security.traversal.dotdot-relative", "security.traversal.percent-encoded", "security.traversal.wrq-dotdot"}},
+      {"allow_traversal", {"security.traversal.dotdot-relative", "security.traversal.percent-encoded", "security.traversal.wrq-dotdot",
+                           "security.traversal.canary-parent", "security.traversal.canary-through-subdirectory",
+                           "security.traversal.canary-backslash"}},
       {"silent_on_malformed", {"rfc1350.request.mode-binary-refused", "rfc1350.malformed.ack-to-listen-port"}},
       {"mode_case_sensitive", {"rfc1350.request.mode-octet-any-case"}},
       {"options_case_sensitive", {"rfc2347.request.name-case-insensitive"}},
@@ -225,6 +227,21 @@ TEST(ScenarioLoader, NamesFileAndLineOfAnUnknownKey) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().where.line, 9);
   EXPECT_NE(r.error().message.find("colour"), std::string::npos) << r.error().message;
+}
+
+// The canary lies outside the root only when the harness planted it: a scenario comparing
+// with it must say so, or its absence (ERROR 1) would pass where nothing was tested.
+TEST(ScenarioLoader, ComparingWithTheCanaryNeedsTheCanaryCapability) {
+  const std::string head = "id: a.b\ntitle: t\ncitation: RFC 1123 §4.2.3.4\nrequirement: T1123-ACL\nlevel: SHOULD\nsummary: s\n";
+  const std::string steps =
+      "steps:\n  - send: RRQ\n    file: ../tftpspec-canary.bin\n  - expect: ANY\n    any:\n      - op: ERROR\n"
+      "      - op: DATA\n        content: tftpspec-canary.bin\n        verdict: fail\n";
+  auto without = load_text(head + steps, "c.yaml");
+  ASSERT_FALSE(without);
+  EXPECT_NE(without.error().message.find("needs: [canary]"), std::string::npos) << without.error().message;
+  auto with = load_text(head + "needs: [canary]\n" + steps, "c.yaml");
+  ASSERT_TRUE(with) << with.error().message;
+  EXPECT_TRUE((*with)[0].fixtures.empty());  // not a fixture: nothing to check in the root
 }
 
 TEST(ScenarioLoader, RejectsAScenarioWithoutCitation) {

@@ -1,5 +1,7 @@
 #include "scenario/fixtures.h"
 
+#include <fstream>
+#include <iterator>
 
 #include "common/atomic_file.h"
 #include "common/hash.h"
@@ -69,8 +71,23 @@ bool is_fixture(const std::string& name) {
   return false;
 }
 
+namespace {
+
+// Text a person recognises in a capture or a hex dump, then bytes no file has by chance.
+std::vector<uint8_t> canary_content() {
+  const std::string text =
+      "tftpspec canary: planted outside the TFTP server's root. A client that read this read outside the root.\n";
+  std::vector<uint8_t> out(text.begin(), text.end());
+  const auto tail = pattern(kCanaryName, 64);
+  out.insert(out.end(), tail.begin(), tail.end());
+  return out;
+}
+
+}  // namespace
+
 std::optional<std::vector<uint8_t>> fixture_bytes(const std::string& name) {
   if (name == "netascii.txt") return netascii_text();
+  if (name == kCanaryName) return canary_content();
   for (const auto& f : fixtures()) {
     if (f.name == name) return pattern(name, f.size);
   }
@@ -99,6 +116,37 @@ Result<size_t> write_fixtures(const std::filesystem::path& dir) {
     ++count;
   }
   return count;
+}
+
+PlantedCanary::~PlantedCanary() {
+  std::error_code ec;
+  std::filesystem::remove(path_, ec);  // best effort: a run must not fail on its way out
+}
+
+Result<std::unique_ptr<PlantedCanary>> plant_canary(const std::filesystem::path& root) {
+  std::error_code ec;
+  const auto real = std::filesystem::canonical(root, ec);
+  if (ec) return make_error("tftp.fixtures.canary_failed", "cannot resolve " + root.string() + ": " + ec.message());
+  if (real == real.root_path()) {
+    return make_error("tftp.fixtures.canary_failed", "the root is /: nothing is outside it to plant a canary in");
+  }
+  const auto path = real.parent_path() / kCanaryName;
+  const auto bytes = canary_content();
+  if (std::filesystem::exists(path, ec)) {
+    std::ifstream in(path, std::ios::binary);
+    const std::vector<uint8_t> there((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (there != bytes) {
+      return make_error("tftp.fixtures.canary_failed",
+                        path.string() + " exists and is not tftpspec's canary: left alone, no canary planted");
+    }
+  }
+  if (auto written = write_file_atomic(path, std::span<const uint8_t>(bytes)); !written) {
+    return make_error("tftp.fixtures.canary_failed", "cannot plant the canary: " + written.error().message);
+  }
+  // Readable by a server running as another user: only then does its absence prove anything.
+  using std::filesystem::perms;
+  std::filesystem::permissions(path, perms::owner_read | perms::owner_write | perms::group_read | perms::others_read, ec);
+  return std::make_unique<PlantedCanary>(path);
 }
 
 }  // namespace tftp::scenario

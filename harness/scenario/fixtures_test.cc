@@ -36,5 +36,54 @@ TEST(Fixtures, WritesTheWorldWritableFixtureWritableByAnyoneAndTheDecoyInEtc) {
   std::filesystem::remove_all(dir);
 }
 
+std::vector<uint8_t> read_all(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// The canary goes beside the real root (a symlinked root's ".." is the target's parent, as
+// the kernel resolves it), is never a file inside the root, and goes away with its guard.
+TEST(Canary, IsPlantedBesideTheRealRootAndRemovedAfterTheRun) {
+  const auto base = std::filesystem::temp_directory_path() / ("tftpspec-canary-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(base);
+  ASSERT_TRUE(write_fixtures(base / "real" / "root"));
+  std::filesystem::create_directory_symlink(base / "real" / "root", base / "link");
+  {
+    auto planted = plant_canary(base / "link");
+    ASSERT_TRUE(planted) << planted.error().message;
+    EXPECT_EQ((*planted)->path(), base / "real" / kCanaryName);
+    EXPECT_EQ(read_all(base / "real" / kCanaryName), *fixture_bytes(kCanaryName));
+    EXPECT_FALSE(std::filesystem::exists(base / "real" / "root" / kCanaryName));
+    EXPECT_FALSE(is_fixture(kCanaryName));
+  }
+  EXPECT_FALSE(std::filesystem::exists(base / "real" / kCanaryName));
+  std::filesystem::remove_all(base);
+}
+
+TEST(Canary, LeavesAForeignFileOfItsNameAloneAndRefusesTheFilesystemRoot) {
+  const auto base = std::filesystem::temp_directory_path() / ("tftpspec-canary-foreign-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(base);
+  std::filesystem::create_directories(base / "root");
+  std::ofstream(base / kCanaryName) << "someone else's file";
+  const auto refused = plant_canary(base / "root");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("not tftpspec's canary"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(read_all(base / kCanaryName), (std::vector<uint8_t>{'s', 'o', 'm', 'e', 'o', 'n', 'e', ' ', 'e', 'l', 's', 'e',
+                                                                 '\'', 's', ' ', 'f', 'i', 'l', 'e'}));
+  // A canary left by a killed run (the same bytes) is taken over, and removed this time.
+  std::filesystem::remove(base / kCanaryName);
+  {
+    const auto left = *fixture_bytes(kCanaryName);
+    std::ofstream(base / kCanaryName, std::ios::binary).write(reinterpret_cast<const char*>(left.data()),
+                                                               static_cast<std::streamsize>(left.size()));
+  }
+  { auto again = plant_canary(base / "root"); ASSERT_TRUE(again) << again.error().message; }
+  EXPECT_FALSE(std::filesystem::exists(base / kCanaryName));
+  const auto slash = plant_canary("/");
+  ASSERT_FALSE(slash);
+  EXPECT_NE(slash.error().message.find("the root is /"), std::string::npos);
+  std::filesystem::remove_all(base);
+}
+
 }  // namespace
 }  // namespace tftp::scenario

@@ -332,6 +332,15 @@ Step step_of(const YAML::Node& n, const std::string& file) {
 // names a fixture the harness does not know (a typo would otherwise fail the target).
 // A requested file that is not a fixture is fine (a missing file, a traversal), unless a
 // later step checks DATA against the fixture's bytes.
+bool uses_canary(const std::vector<Step>& steps) {
+  for (const auto& step : steps) {
+    for (const auto& alt : step.alternatives) {
+      if (alt.pattern.content && alt.pattern.content_of == kCanaryName) return true;
+    }
+  }
+  return false;
+}
+
 std::vector<std::string> fixtures_needed(const std::vector<Step>& steps) {
   std::set<std::string> needed;
   std::string requested;  // the file of the last RRQ
@@ -352,6 +361,7 @@ std::vector<std::string> fixtures_needed(const std::vector<Step>& steps) {
     } else if (step.kind == StepKind::kExpect) {
       for (const auto& alt : step.alternatives) {
         const std::string& compared = alt.pattern.content_of.empty() ? requested : alt.pattern.content_of;
+        if (alt.pattern.content && compared == kCanaryName) continue;  // outside the root: `needs: [canary]`
         if (alt.pattern.content && !is_fixture(compared)) unknown(step, compared, "to compare DATA with");
         if (alt.pattern.content && !alt.pattern.content_of.empty()) needed.insert(compared);
       }
@@ -402,11 +412,12 @@ Scenario scenario_of(const YAML::Node& n, const std::string& file) {
   else if (level == "MAY") s.level = Level::kMay;
   else bad(n["level"], "level must be MUST, SHOULD or MAY");
   s.summary = str(n["summary"], "summary");
-  static const std::set<std::string> kCapabilities = {"write", "options", "blksize", "windowsize", "tsize", "timeout", "netascii"};
+  // "canary": the harness planted one outside a local root (scenario/fixtures.h).
+  static const std::set<std::string> kCapabilities = {"write", "options", "blksize", "windowsize", "tsize", "timeout", "netascii", "canary"};
   if (n["needs"]) {
     for (const auto& c : n["needs"]) {
       const auto cap = str(c, "capability");
-      if (!kCapabilities.count(cap)) bad(c, "unknown capability '" + cap + "' (write, options, blksize, windowsize, tsize, timeout, netascii)");
+      if (!kCapabilities.count(cap)) bad(c, "unknown capability '" + cap + "' (write, options, blksize, windowsize, tsize, timeout, netascii, canary)");
       s.needs.push_back(cap);
     }
   }
@@ -423,6 +434,10 @@ Scenario scenario_of(const YAML::Node& n, const std::string& file) {
   if (!n["steps"].IsSequence() || n["steps"].size() == 0) bad(n["steps"], "steps must be a non-empty list");
   for (const auto& step : n["steps"]) s.steps.push_back(step_of(step, file));
   s.fixtures = fixtures_needed(s.steps);
+  if (uses_canary(s.steps) && std::find(s.needs.begin(), s.needs.end(), "canary") == s.needs.end()) {
+    bad(n, std::string("a scenario that compares with ") + kCanaryName +
+               " must say `needs: [canary]`: without a planted canary its absence proves nothing");
+  }
   return s;
 }
 

@@ -358,7 +358,7 @@ Result<std::unique_ptr<Wire>> EmbeddedTarget::open(uint64_t seed) {
   policy.allow_overwrite = config_.faults.overwrite_existing;
   auto files = std::make_shared<server::MemoryFileStore>(policy);
   for (const auto& [name, bytes] : fixtures_) files->put(name, bytes);
-  if (config_.faults.allow_traversal) files->put(server::kOutsideRoot, std::vector<uint8_t>{'s', 'e', 'c', 'r', 'e', 't', '\n'});
+  if (config_.faults.allow_traversal) files->put(server::kOutsideRoot, *fixture_bytes(kCanaryName));
   return std::unique_ptr<Wire>(std::make_unique<VirtualWire>(config_, files, seed));
 }
 
@@ -420,6 +420,7 @@ TargetProfile discover(Target& target, report::TargetInfo& info, uint64_t seed, 
   }
   for (const auto& cap : options.get()) profile.capabilities.insert(cap);
   if (write.get()) profile.capabilities.insert("write");
+  if (target.canary_planted()) profile.capabilities.insert("canary");
   if (netascii.get()) profile.capabilities.insert("netascii");
   info.capabilities.assign(profile.capabilities.begin(), profile.capabilities.end());
   if (info.alive && !(cancel && cancel->load())) {

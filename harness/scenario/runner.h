@@ -35,6 +35,9 @@ class Target {
   // then a fixture served with other bytes is the target's doing, judged by the scenarios,
   // and only a missing one is a set-up problem.
   virtual bool fixtures_written_by_harness() const = 0;
+  // True when a canary lies outside the target's root (scenario/fixtures.h): the scenarios
+  // that need it run, the others skip.
+  virtual bool canary_planted() const = 0;
 
  private:
   const std::atomic<bool>* cancel_ = nullptr;
@@ -49,6 +52,8 @@ class EmbeddedTarget : public Target {
   Result<std::unique_ptr<Wire>> open(uint64_t seed) override;
   report::TargetInfo describe() const override;
   bool fixtures_written_by_harness() const override { return true; }
+  // Outside the virtual root lies the canary: only the allow_traversal fault reaches it.
+  bool canary_planted() const override { return true; }
 
  private:
   server::ServerConfig config_;
@@ -58,15 +63,17 @@ class EmbeddedTarget : public Target {
 // Any server over real UDP (IPv4 or IPv6).
 class UdpTarget : public Target {
  public:
-  explicit UdpTarget(Address address, bool fixtures_written = false)
-      : address_(address), fixtures_written_(fixtures_written) {}
+  explicit UdpTarget(Address address, bool fixtures_written = false, bool canary_planted = false)
+      : address_(address), fixtures_written_(fixtures_written), canary_planted_(canary_planted) {}
   Result<std::unique_ptr<Wire>> open(uint64_t) override { return UdpWire::open(address_); }
   report::TargetInfo describe() const override;
   bool fixtures_written_by_harness() const override { return fixtures_written_; }
+  bool canary_planted() const override { return canary_planted_; }
 
  private:
   Address address_;
   bool fixtures_written_;
+  bool canary_planted_;
 };
 
 struct RunOptions {

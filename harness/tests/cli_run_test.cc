@@ -258,3 +258,48 @@ TEST(CliRun, SecondSigintExitsAtOnce) {
 
 }  // namespace
 }  // namespace tftp
+
+namespace tftp {
+namespace {
+
+// `run --root` plants the traversal canary beside the root (scenario/fixtures.h) for the
+// canary scenarios, over real UDP against `tftpspec serve`, and takes it away afterwards; a
+// foreign file of its name is left alone, and the canary scenarios skip saying why.
+TEST(CliRun, RootPlantsTheCanaryBesideTheRootForTheRunOnly) {
+  TempDir dir("tftpspec-canary-run-");
+  const auto root = dir.path() / "root";
+  std::filesystem::create_directory(root);
+  const uint16_t port = testing::free_udp_port();
+  testing::ChildProcess serve({TFTPSPEC_BINARY, "serve", "--root", root.string(), "--listen", "127.0.0.1:" + std::to_string(port), "-q"},
+                              (dir.path() / "serve.log").string());
+  ASSERT_TRUE(testing::wait_udp_bound(port, 10s, &serve)) << serve.log_text();
+  const auto json = dir.path() / "r.json";
+  const std::vector<std::string> argv = {TFTPSPEC_BINARY, "run", "--target", "127.0.0.1:" + std::to_string(port), "--root",
+                                         root.string(), "--scenario", "security.traversal.canary*", "--json", json.string()};
+  auto r = run_command(argv, 120s);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto report = nlohmann::json::parse(read_file(json));
+  ASSERT_EQ(report["results"].size(), 5u) << report.dump(2);  // 3 + the sanity scenario twice
+  for (const auto& s : report["results"]) EXPECT_EQ(s["verdict"], "pass") << s.dump(2);
+  const auto& caps = report["target"]["capabilities"];
+  EXPECT_NE(std::find(caps.begin(), caps.end(), "canary"), caps.end()) << caps.dump();
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "tftpspec-canary.bin")) << "the canary outlived the run";
+
+  std::ofstream(dir.path() / "tftpspec-canary.bin") << "the operator's own file";
+  r = run_command(argv, 120s);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("not tftpspec's canary"), std::string::npos) << r.output;
+  report = nlohmann::json::parse(read_file(json));
+  size_t skipped = 0;
+  for (const auto& s : report["results"]) {
+    if (s["verdict"] != "skip") continue;
+    ++skipped;
+    EXPECT_NE(s["reason"].get<std::string>().find("'canary'"), std::string::npos) << s.dump(2);
+  }
+  EXPECT_EQ(skipped, 3u) << report.dump(2);
+  EXPECT_EQ(read_file(dir.path() / "tftpspec-canary.bin"), "the operator's own file");
+  serve.stop();
+}
+
+}  // namespace
+}  // namespace tftp

@@ -28,8 +28,23 @@ std::vector<scenario::Scenario> catalogue() {
   return std::move(*c);
 }
 
+// A server's root with the fixtures, inside a private directory that also holds the canary
+// beside the root (scenario/fixtures.h), so parallel tests never share a canary.
+struct ServedRoot {
+  explicit ServedRoot(const char* prefix) : dir(prefix), path(dir.path() / "root") {
+    auto written = scenario::write_fixtures(path);
+    if (!written) throw std::runtime_error(written.error().message);
+    auto planted = scenario::plant_canary(path);
+    if (!planted) throw std::runtime_error(planted.error().message);
+    canary = std::move(*planted);
+  }
+  testing::TempDir dir;
+  std::filesystem::path path;
+  std::unique_ptr<scenario::PlantedCanary> canary;
+};
+
 report::RunReport run_against(const Address& address) {
-  scenario::UdpTarget target(address, /*fixtures_written=*/true);
+  scenario::UdpTarget target(address, /*fixtures_written=*/true, /*canary_planted=*/true);
   scenario::RunOptions options;
   options.jobs = 16;
   options.seed = 7;
@@ -60,11 +75,10 @@ void keep_report(const report::RunReport& report, const std::string& name) {
 }
 
 TEST(Conformance, ReferenceServerPassesEveryScenarioOverRealUdp) {
-  testing::TempDir root("tftpspec-ref-");
-  ASSERT_TRUE(scenario::write_fixtures(root.path()));
+  ServedRoot root("tftpspec-ref-");
   server::RootPolicy policy;
   policy.writable = true;
-  auto files = server::RootDirectory::open(root.path(), policy);
+  auto files = server::RootDirectory::open(root.path, policy);
   ASSERT_TRUE(files) << files.error();
   server::ServerConfig config;
   auto server = server::UdpServer::start({Address::loopback_v4(0)}, config, **files);
@@ -108,9 +122,8 @@ void expect_matches(const report::RunReport& report, const std::string& name) {
 }
 
 TEST(Conformance, TftpdHpaVerdictsMatchExpectations) {
-  testing::TempDir root("tftpspec-hpa-");
-  ASSERT_TRUE(scenario::write_fixtures(root.path()));
-  auto server = testing::start_tftpd_hpa(root.path(), /*writable=*/true);
+  ServedRoot root("tftpspec-hpa-");
+  auto server = testing::start_tftpd_hpa(root.path, /*writable=*/true);
   if (!server) GTEST_SKIP() << "in.tftpd not installed";
   const Instant t0 = real_now();
   const auto report = run_against(Address::parse(server->host + ":" + std::to_string(server->port), 69).value());
@@ -120,18 +133,16 @@ TEST(Conformance, TftpdHpaVerdictsMatchExpectations) {
 }
 
 TEST(Conformance, AtftpdVerdictsMatchExpectations) {
-  testing::TempDir root("tftpspec-atftpd-");
-  ASSERT_TRUE(scenario::write_fixtures(root.path()));
-  auto server = testing::start_atftpd(root.path());
+  ServedRoot root("tftpspec-atftpd-");
+  auto server = testing::start_atftpd(root.path);
   if (!server) GTEST_SKIP() << "atftpd not unpacked (scripts/setup.sh)";
   const auto report = run_against(Address::parse(server->host + ":" + std::to_string(server->port), 69).value());
   expect_matches(report, "atftpd");
 }
 
 TEST(Conformance, DnsmasqVerdictsMatchExpectations) {
-  testing::TempDir root("tftpspec-dnsmasq-");
-  ASSERT_TRUE(scenario::write_fixtures(root.path()));
-  auto server = testing::start_dnsmasq(root.path(), "");
+  ServedRoot root("tftpspec-dnsmasq-");
+  auto server = testing::start_dnsmasq(root.path, "");
   if (!server) GTEST_SKIP() << "dnsmasq not installed";
   const auto report = run_against(Address::parse(server->host + ":" + std::to_string(server->port), 69).value());
   expect_matches(report, "dnsmasq");
