@@ -103,7 +103,9 @@ TEST(NetfuzzMutator, WithoutWritesOnlyReads) {
   config.writes = false;
   for (uint64_t i = 0; i < 200; ++i) {
     const Case c = drive(5, i, config);
-    if (c.state != "request") EXPECT_EQ(c.datagrams.front().bytes[1], 1) << c.mutation;
+    if (c.state != "request") {
+      EXPECT_EQ(c.datagrams.front().bytes[1], 1) << c.mutation;
+    }
   }
 }
 

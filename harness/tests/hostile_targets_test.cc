@@ -134,7 +134,9 @@ TEST_P(HostileTarget, TheRunEndsBoundedAndJudgesTheMisbehaviour) {
   ASSERT_TRUE(run.exit_code >= 0 && run.exit_code <= 2) << "exit " << run.exit_code << " (a crash is 128 + signal)\n"
                                                          << run.output.substr(run.output.size() > 4000 ? run.output.size() - 4000 : 0);
   // A target the harness can see misbehave never makes a clean run.
-  if (!c->findings.empty() || c->may_pass == never) EXPECT_NE(run.exit_code, 0);
+  if (!c->findings.empty() || c->may_pass == never) {
+    EXPECT_NE(run.exit_code, 0);
+  }
   EXPECT_LT(peak_mb, kMemoryBoundMb);
   auto report = report::read_report_file(json);
   ASSERT_TRUE(report) << report.error().to_string();

@@ -152,7 +152,9 @@ TEST(HtmlReportInBrowser, WithoutJavaScriptShowsSummaryFailLadderAndFindings) {
   {
     std::istringstream words(run.json["command"].get<std::string>());
     for (std::string word; words >> word;) {
-      if (word.size() <= 30) EXPECT_NE(shown.text.find(word), std::string::npos) << word;
+      if (word.size() <= 30) {
+        EXPECT_NE(shown.text.find(word), std::string::npos) << word;
+      }
     }
   }
   EXPECT_NE(shown.text.find(run.json["catalogue_version"].get<std::string>()), std::string::npos);

@@ -7,7 +7,9 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -203,6 +205,85 @@ TEST(ServerPressure, AnUploadKilledWithSigkillLeavesNothingBehind) {
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left.begin()->rfind(".up.bin.tftpspec-", 0), 0u) << *left.begin();
   EXPECT_FALSE(fs::exists(root / "up.bin"));
+}
+
+}  // namespace
+}  // namespace tftp
+
+namespace tftp {
+namespace {
+
+// The durability log of harness/tests/preload/durability_log.cc: what a name given to a file
+// (a link of /proc/self/fd/N, a rename of a temporary) lacks, or "" when each naming of
+// `name` came after an fsync of the file it names: issue 12 item 2, "data is fsynced before
+// it becomes visible".
+std::string durability_violation(const std::vector<std::string>& log, const std::string& name) {
+  std::set<std::string> synced_fds, synced_paths;
+  int named = 0;
+  for (const auto& line : log) {
+    std::istringstream in(line);
+    std::string call;
+    in >> call;
+    const auto last_space = line.rfind(' ');
+    if (call == "fsync") {
+      synced_fds.insert(line.substr(last_space + 1));
+      synced_paths.insert(line.substr(6, last_space - 6));
+      continue;
+    }
+    std::string from, to;
+    in >> from >> to;
+    if (to != name) continue;
+    ++named;
+    const std::string proc = "/proc/self/fd/";
+    const bool ok = call == "link" && from.rfind(proc, 0) == 0
+                        ? synced_fds.count(from.substr(proc.size())) > 0
+                        : std::any_of(synced_paths.begin(), synced_paths.end(), [&](const std::string& p) {
+                            return p.size() >= from.size() + 1 && p.compare(p.size() - from.size() - 1, std::string::npos, "/" + from) == 0;
+                          });
+    if (!ok) return "'" + line + "' names a file no fsync made durable first";
+  }
+  return named > 0 ? "" : "no link or rename to " + name + " in the log";
+}
+
+TEST(ServerDurability, TheCheckSeesANameGivenBeforeTheFsync) {
+  EXPECT_EQ(durability_violation({"fsync /r/#12 (deleted) 7", "link /proc/self/fd/7 up.bin 5"}, "up.bin"), "");
+  EXPECT_NE(durability_violation({"link /proc/self/fd/7 up.bin 5", "fsync /r/#12 (deleted) 7"}, "up.bin"), "");
+  EXPECT_NE(durability_violation({"fsync /r/#12 (deleted) 8", "link /proc/self/fd/7 up.bin 5"}, "up.bin"), "");
+  EXPECT_EQ(durability_violation({"fsync /r/.up.bin.tftpspec-4 7", "rename .up.bin.tftpspec-4 up.bin 0"}, "up.bin"), "");
+  EXPECT_NE(durability_violation({"rename .up.bin.tftpspec-4 up.bin 0", "fsync /r/.up.bin.tftpspec-4 7"}, "up.bin"), "");
+  EXPECT_NE(durability_violation({"fsync /r/f 7"}, "up.bin"), "");
+}
+
+// A real `tftpspec serve` with the durability log preloaded: an upload, by O_TMPFILE and
+// linkat and by the named fallback and rename, is fsynced before it gets its name.
+TEST(ServerDurability, AnUploadIsFsyncedBeforeItGetsItsName) {
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{}, std::vector<std::string>{"--no-tmpfile"}}) {
+    SCOPED_TRACE(extra.empty() ? "O_TMPFILE" : "--no-tmpfile");
+    TempDir base{"tftpspec-durable-"};
+    const fs::path root = fs::path(base.path()) / "root";
+    fs::create_directories(root);
+    const fs::path log = fs::path(base.path()) / "durability.log";
+    const uint16_t port = testing::free_udp_port();
+    std::vector<std::string> argv = {TFTPSPEC_BINARY, "serve", "--root", root.string(), "--listen",
+                                     "127.0.0.1:" + std::to_string(port), "--writable", "-q"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    testing::ChildProcess serve(argv, (base.path() / "serve.log").string(),
+                                {{"LD_PRELOAD", TFTPSPEC_DURABILITY_LOG_SO}, {"TFTPSPEC_DURABILITY_LOG", log.string()}});
+    ASSERT_TRUE(testing::wait_udp_bound(port, std::chrono::seconds(20), &serve)) << serve.log_text();
+    const fs::path local = fs::path(base.path()) / "local.bin";
+    const Bytes content = pattern(3000);
+    std::ofstream(local, std::ios::binary).write(reinterpret_cast<const char*>(content.data()), static_cast<std::streamsize>(content.size()));
+    auto put = testing::run_command({TFTPSPEC_BINARY, "put", "127.0.0.1:" + std::to_string(port), "up.bin", local.string()},
+                                    std::chrono::seconds(60));
+    ASSERT_EQ(put.exit_code, 0) << put.output;
+    serve.stop();
+    ASSERT_TRUE(fs::exists(root / "up.bin"));
+    std::ifstream in(log);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    ASSERT_FALSE(lines.empty()) << "the shim logged nothing: was it preloaded?";
+    EXPECT_EQ(durability_violation(lines, "up.bin"), "") << ::testing::PrintToString(lines);
+  }
 }
 
 }  // namespace
