@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -41,13 +43,15 @@ void write_file(const fs::path& p, const Bytes& b) {
 // The reference server on `listen` in a thread of this process.
 class ServerThread {
  public:
-  ServerThread(const fs::path& root, std::vector<Address> listen, server::ServerConfig config = {}) {
+  ServerThread(const fs::path& root, std::vector<Address> listen, server::ServerConfig config = {},
+               server::UdpServer::InboundTap tap = {}) {
     auto files = server::RootDirectory::open(root, server::RootPolicy{true, false});
     if (!files) throw std::runtime_error(files.error());
     files_ = std::move(*files);
     auto s = server::UdpServer::start(listen, std::move(config), *files_);
     if (!s) throw std::runtime_error(s.error().message);
     server_ = std::move(*s);
+    if (tap) server_->set_inbound_tap(std::move(tap));
     thread_ = std::thread([this] { (void)server_->run(stop_); });
   }
   ~ServerThread() {
@@ -147,6 +151,76 @@ TEST(ServerPressure, ARequestFloodDoesNotStarveATransferInProgress) {
   EXPECT_EQ(contents->bytes, file);
   std::printf("download of %zu bytes completed during a flood of %llu requests\n", file.size(),
               static_cast<unsigned long long>(flooded.load()));
+}
+
+// Issue 12 item 3, the bound itself. The server is held still (in its inbound tap) while
+// requests queue at the listener and an ACK at a running session's socket; once let go, it
+// must serve the ACK after at most two batches of requests (the rest of the batch it was in,
+// and one more if epoll lists the listener first), not after the whole queue, as a listener
+// read until EAGAIN would. No timing is judged: only the order the server handled them in.
+TEST(ServerPressure, AQueuedAckIsServedAfterAtMostTwoBatchesOfQueuedRequests) {
+  constexpr size_t kQueued = 120;  // well over two batches, well under the listener's buffer
+  TempDir root{"tftpspec-batch-"};
+  write_file(fs::path(root.path()) / "f.bin", pattern(3000));
+  const Bytes hold = testing::request(proto::Opcode::kRrq, "hold-the-server");
+  std::mutex m;
+  std::condition_variable cv;
+  bool held = false, released = false;
+  std::vector<bool> order;  // each datagram the server handled after release: true at the listener
+  auto tap = [&](std::span<const uint8_t> bytes, bool at_listener) {
+    std::unique_lock<std::mutex> lock(m);
+    if (at_listener && std::ranges::equal(bytes, hold)) {
+      held = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return released; });
+      return false;
+    }
+    if (released) order.push_back(at_listener);
+    return true;
+  };
+  ServerThread server(root.path(), {addr("127.0.0.1:0")}, {}, tap);
+  const Address listen = Address::loopback_v4(server.port());
+  auto client = net::UdpSocket::ephemeral_for(listen);
+  auto flood = net::UdpSocket::ephemeral_for(listen);
+  ASSERT_TRUE(client && flood);
+  Bytes buf(proto::kMaxDatagramSize);
+  Address tid;
+  for (int attempt = 0; attempt < 5 && !tid.is_specified(); ++attempt) {
+    (void)client->send_to(listen, testing::request(proto::Opcode::kRrq, "f.bin"));
+    auto got = client->receive_wait(buf, std::chrono::seconds(2));
+    if (got && *got) tid = (*got)->from;  // DATA 1
+  }
+  ASSERT_TRUE(tid.is_specified()) << "no DATA 1";
+  (void)flood->send_to(listen, hold);
+  {
+    std::unique_lock<std::mutex> lock(m);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return held; })) << "the server never read the hold request";
+  }
+  // Loopback delivers before sendto returns: all of it is queued when the server resumes.
+  const Bytes refused = testing::request(proto::Opcode::kRrq, "missing.bin");
+  for (size_t i = 0; i < kQueued; ++i) (void)flood->send_to(listen, refused);
+  (void)client->send_to(tid, testing::ack(1));
+  {
+    std::lock_guard<std::mutex> lock(m);
+    released = true;
+  }
+  cv.notify_all();
+  auto data2 = client->receive_wait(buf, std::chrono::seconds(10));
+  ASSERT_TRUE(data2 && *data2) << "no DATA 2 after ACK 1";
+  for (int i = 0; i < 100; ++i) {  // the queued requests may still be being served
+    {
+      std::lock_guard<std::mutex> lock(m);
+      if (std::count(order.begin(), order.end(), true) >= static_cast<long>(kQueued)) break;
+    }
+    (void)flood->receive_wait(buf, std::chrono::milliseconds(100));  // ERRORs come to a new port: nothing here
+  }
+  std::lock_guard<std::mutex> lock(m);
+  const auto ack_at = std::find(order.begin(), order.end(), false);
+  ASSERT_NE(ack_at, order.end()) << "the ACK was never handled";
+  const auto requests_before = std::count(order.begin(), ack_at, true);
+  EXPECT_LE(requests_before, static_cast<long>(2 * server::UdpServer::kListenBatch));
+  EXPECT_EQ(std::count(order.begin(), order.end(), true), static_cast<long>(kQueued)) << "not every queued request arrived";
+  std::printf("the ACK was served after %ld of %zu queued requests\n", static_cast<long>(requests_before), kQueued);
 }
 
 std::set<std::string> entries(const fs::path& dir) {
