@@ -77,23 +77,6 @@ class DigestSink : public engine::ByteSink {
   std::shared_ptr<Result> result_;
 };
 
-// Reads a content shared by every uploading client, without a copy each.
-class SharedSource : public engine::ByteSource {
- public:
-  explicit SharedSource(std::shared_ptr<const std::vector<uint8_t>> bytes) : bytes_(std::move(bytes)) {}
-  tftp::Result<size_t> read(std::span<uint8_t> out) override {
-    const size_t n = std::min(out.size(), bytes_->size() - pos_);
-    if (n > 0) std::memcpy(out.data(), bytes_->data() + pos_, n);
-    pos_ += n;
-    return n;
-  }
-  std::optional<uint64_t> size() const override { return bytes_->size(); }
-
- private:
-  std::shared_ptr<const std::vector<uint8_t>> bytes_;
-  size_t pos_ = 0;
-};
-
 // Room for a window in the kernel: the default receive buffer holds about 200 KiB, and a
 // window beyond it would lose its tail on every burst (see DESIGN.md).
 int socket_buffer_for(const std::vector<proto::OwnedOption>& options) {
@@ -193,7 +176,7 @@ class Storm {
       std::vector<proto::OwnedOption> options = config_.options;
       flow->transfer = engine::Transfer::client_write(config_.transfer, config_.server, flow->upload_name,
                                                       proto::Mode::kOctet, std::move(options),
-                                                      std::make_unique<SharedSource>(config_.upload_content), now);
+                                                      std::make_unique<engine::MemorySource>(config_.upload_content), now);
     } else {
       auto sink = std::make_unique<DigestSink>();
       flow->digest = sink->result();

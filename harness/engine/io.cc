@@ -7,8 +7,8 @@
 namespace tftp::engine {
 
 Result<size_t> MemorySource::read(std::span<uint8_t> out) {
-  const size_t n = std::min(out.size(), bytes_.size() - pos_);
-  if (n > 0) std::memcpy(out.data(), bytes_.data() + pos_, n);
+  const size_t n = std::min(out.size(), bytes_->size() - pos_);
+  if (n > 0) std::memcpy(out.data(), bytes_->data() + pos_, n);
   pos_ += n;
   return n;
 }

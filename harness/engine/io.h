@@ -32,14 +32,18 @@ class ByteSink {
   virtual void abort() = 0;
 };
 
+// Reads bytes held in memory: its own, or bytes shared by many sources without a copy each
+// (a file store's file served to every client, one upload sent by every load client).
 class MemorySource : public ByteSource {
  public:
-  explicit MemorySource(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
+  explicit MemorySource(std::vector<uint8_t> bytes)
+      : bytes_(std::make_shared<const std::vector<uint8_t>>(std::move(bytes))) {}
+  explicit MemorySource(std::shared_ptr<const std::vector<uint8_t>> bytes) : bytes_(std::move(bytes)) {}
   Result<size_t> read(std::span<uint8_t> out) override;
-  std::optional<uint64_t> size() const override { return bytes_.size(); }
+  std::optional<uint64_t> size() const override { return bytes_->size(); }
 
  private:
-  std::vector<uint8_t> bytes_;
+  std::shared_ptr<const std::vector<uint8_t>> bytes_;
   size_t pos_ = 0;
 };
 

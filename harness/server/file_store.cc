@@ -68,22 +68,6 @@ class SizeLimitedMemorySink : public engine::ByteSink {
   std::vector<uint8_t> bytes_;
 };
 
-class SharedMemorySource : public engine::ByteSource {
- public:
-  explicit SharedMemorySource(std::shared_ptr<const std::vector<uint8_t>> bytes) : bytes_(std::move(bytes)) {}
-  Result<size_t> read(std::span<uint8_t> out) override {
-    const size_t n = std::min(out.size(), bytes_->size() - pos_);
-    if (n > 0) std::memcpy(out.data(), bytes_->data() + pos_, n);
-    pos_ += n;
-    return n;
-  }
-  std::optional<uint64_t> size() const override { return bytes_->size(); }
-
- private:
-  std::shared_ptr<const std::vector<uint8_t>> bytes_;
-  size_t pos_ = 0;
-};
-
 }  // namespace
 
 tl::expected<std::string, Refusal> confine_filename(std::string_view filename) {
@@ -213,7 +197,7 @@ tl::expected<std::unique_ptr<engine::ByteSource>, Refusal> MemoryFileStore::open
   std::lock_guard lock(mutex_);
   auto it = files_.find(*path);
   if (it == files_.end()) return tl::unexpected(refuse(ErrorCode::kFileNotFound, "File not found"));
-  return std::make_unique<SharedMemorySource>(it->second);
+  return std::make_unique<engine::MemorySource>(it->second);
 }
 
 tl::expected<std::unique_ptr<engine::ByteSink>, Refusal> MemoryFileStore::open_write(std::string_view filename) {
