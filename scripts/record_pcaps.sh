@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 addr=127.10.20.30
 port=6970
 addr2=127.10.20.31    # dnsmasq: its TFTP port is always 69, so it gets an address of its own
+addr3=127.10.20.32    # the client of the reference server (curl --interface)
 atftpd_port=6971
 tftpspec="${TFTPSPEC:-build/release/tftpspec}"
 atftpd="${ATFTPD:-build/peers/atftpd/usr/sbin/atftpd}"
@@ -45,7 +46,7 @@ record() {
   shift
   if [ "$only" != "  " ] && [[ "$only" != *" $name "* ]]; then return; fi
   # --immediate-mode: without it the kernel may hold the last frames past the stop.
-  tcpdump -i lo -U --immediate-mode -n -w "pcaps/$name.pcap" "udp and (host $addr or host $addr2)" 2>"$work/tcpdump.log" &
+  tcpdump -i lo -U --immediate-mode -n -w "pcaps/$name.pcap" "udp and (host $addr or host $addr2 or host $addr3)" 2>"$work/tcpdump.log" &
   capture_pid=$!
   for _ in $(seq 100); do grep -q "listening on" "$work/tcpdump.log" && break; sleep 0.05; done
   (cd "$work/client" && "$@") >/dev/null 2>&1 || true
@@ -94,10 +95,18 @@ record atftp_atftpd_windowsize atftp --option "windowsize 4" --option "blksize 5
 record atftp_atftpd_not_found atftp --get -r missing.bin -l got.bin "$addr" "$atftpd_port"
 record hpa_dnsmasq_rrq tftp -m binary "$addr2" 69 -c get small.bin
 record curl_dnsmasq_wrq_refused curl --silent --upload-file up.bin "tftp://$addr2:69/up.bin"
-# The reference server is not recorded with tcpdump here: `tftpspec serve` answers from a
-# socket bound to the wildcard address, so its replies to 127.0.0.1 leave from 127.0.0.1, not
-# from the address asked, and escape this capture filter. Its conversations come from
-# `run --pcap` below instead.
+# The reference server (`tftpspec serve`) with a real client. curl binds its socket to an
+# address of its own (--interface), so the whole conversation stays between loopback
+# addresses the capture filter names, whichever source address the server's replies take.
+ref_port=6972
+mkdir -p "$work/reference"
+pattern "$work/reference/image.bin" 6000
+chmod -R a+rwX "$work/reference"
+"$tftpspec" serve --root "$work/reference" --listen "$addr:$ref_port" --writable -q &
+other_pids+=($!)
+for _ in $(seq 200); do ss -Hnul "src $addr:$ref_port" | grep -q . && break; sleep 0.05; done
+record reference_curl_rrq curl --silent --interface "$addr3" --tftp-blksize 1024 --output got.bin "tftp://$addr:$ref_port/image.bin"
+record reference_curl_wrq curl --silent --interface "$addr3" --upload-file up.bin "tftp://$addr:$ref_port/curl-up.bin"
 
 # A run of a fault scenario, written by tftpspec itself (run --pcap): the embedded reference
 # server resending DATA on a duplicate ACK, the Sorcerer's Apprentice (RFC 1123 §4.2.3.1).

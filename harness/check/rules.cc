@@ -41,6 +41,9 @@ RetentionLimits RetentionLimits::unbounded() {
 }
 
 void RuleEngine::State::keep(size_t index, const Observation& o) {
+  // Nothing to keep (a capture's analysis names evidence by frame: limits {0, 0, 0}):
+  // no copy and no description, which would cost more than judging the datagram.
+  if (head.size() >= limits.head && limits.tail == 0) return;
   const size_t cut = std::min(o.bytes.size(), limits.bytes);
   KeptObservation k{index, Observation{o.at, o.direction, o.from, o.to, {o.bytes.begin(), o.bytes.begin() + static_cast<std::ptrdiff_t>(cut)}},
                     o.bytes.size(), summarize(o.bytes)};

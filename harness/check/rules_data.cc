@@ -158,7 +158,7 @@ void RuleEngine::State::check_window(TransferState& t, size_t index, uint64_t bl
 void RuleEngine::State::on_data_resend(TransferState& t, size_t index, const proto::Data& d, uint64_t block) {
   const Observation& o = seen(index);
   SendRecord& rec = t.blocks[block];
-  if (rec.sends > 0 && (rec.size != d.payload.size() || rec.hash != fnv1a(d.payload))) {
+  if (rec.sends > 0 && (rec.size != d.payload.size() || rec.hash != content_digest(d.payload))) {
     report(kRetransmissionDiffers, t,
            "DATA " + std::to_string(d.block) + " was sent at " + when(rec.first_at) + " with " +
                std::to_string(rec.size) + " bytes and again at " + when(o.at) + " with " +

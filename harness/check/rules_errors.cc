@@ -48,7 +48,7 @@ void RuleEngine::State::after_termination(TransferState& t, size_t index, const 
 
 void RuleEngine::State::on_server_error(TransferState& t, size_t index, const proto::ErrorPacket& e) {
   const Observation& o = seen(index);
-  const uint64_t hash = fnv1a(o.bytes);
+  const uint64_t hash = content_digest(o.bytes);
   if (t.last_server_error && t.last_server_error_size == o.bytes.size() && t.last_server_error_hash == hash &&
       t.client_inputs == t.client_inputs_at_last_error) {
     report(kErrorRetransmitted, t,

@@ -82,7 +82,7 @@ bool RuleEngine::State::too_soon_for_timer(const TransferState& t, Duration gap,
 }
 
 TransferState* RuleEngine::State::find_pair(const Address& client, const Address& server) {
-  auto it = by_pair.find({client, server});
+  auto it = by_pair.find(PairRef{client, server});
   return it == by_pair.end() ? nullptr : &transfers[it->second];
 }
 
@@ -161,7 +161,7 @@ std::optional<SendRecord> RuleEngine::State::record_send(TransferState& t, SendR
   const size_t mark = input_mark(t.server);
   std::optional<SendRecord> previous;
   if (fresh) {
-    rec = SendRecord{index, at, index, at, 1, bytes.size(), fnv1a(bytes), mark};
+    rec = SendRecord{index, at, index, at, 1, bytes.size(), content_digest(bytes), mark};
     return previous;
   }
   previous = rec;
@@ -300,7 +300,7 @@ TransferState* RuleEngine::State::attribute(size_t index, const proto::Packet& p
 
 // The first stray datagram `who` sent to `server`, if any.
 const Stray* RuleEngine::State::first_stray(const Address& who, const Address& server) const {
-  auto it = strays_by_pair.find({who, server});
+  auto it = strays_by_pair.find(PairRef{who, server});
   return it == strays_by_pair.end() ? nullptr : &strays[it->second.front()];
 }
 
@@ -330,7 +330,7 @@ bool RuleEngine::State::fits(const TransferState& t, const proto::Packet& p) {
 
 TransferState* RuleEngine::State::bind(size_t index, ClientState& c, const proto::Packet& p) {
   const Observation& o = seen(index);
-  TransferState t;
+  TransferState t(&pool);
   t.id = transfers.size();
   t.client = o.to;
   t.server = o.from;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <memory_resource>
 #include <optional>
 #include <set>
 #include <span>
@@ -21,6 +22,7 @@
 
 #include "check/rule_table.h"
 #include "check/rules.h"
+#include "common/address_pair.h"
 #include "proto/block_number.h"
 #include "proto/packet.h"
 
@@ -93,7 +95,7 @@ struct SendRecord {
   Instant last_at{};
   uint32_t sends = 0;
   size_t size = 0;
-  uint64_t hash = 0;  // fnv1a of the bytes
+  uint64_t hash = 0;  // content_digest of the bytes (common/hash.h)
   size_t input_mark = 0;  // datagrams that had reached the server TID when it was last sent
 };
 
@@ -117,7 +119,16 @@ struct Stray {
   bool answered = false;
 };
 
+// The per-block maps of every transfer of one engine take their nodes from the engine's pool
+// (RuleEngine::State::pool): a block recorded and pruned per datagram then costs no malloc
+// and free, and an engine's teardown releases them all at once.
+template <class Key, class Value>
+using BlockMap = std::pmr::map<Key, Value>;
+
 struct TransferState {
+  explicit TransferState(std::pmr::memory_resource* pool = std::pmr::get_default_resource())
+      : blocks(pool), acks(pool), client_data(pool), server_acks(pool) {}
+
   size_t id = 0;
   Address client;
   Address server;
@@ -141,16 +152,16 @@ struct TransferState {
   uint64_t bytes = 0;
   bool sequence_broken = false;
   bool sequence_gap = false;  // blocks skipped after the client acknowledged them unsent
-  std::map<uint64_t, SendRecord> blocks;
+  BlockMap<uint64_t, SendRecord> blocks;
   int64_t ack_max = -1;
-  std::map<uint64_t, ClientRecord> acks;
+  BlockMap<uint64_t, ClientRecord> acks;
 
   // The server receiving DATA (WRQ), by wire block number.
-  std::map<uint16_t, ClientRecord> client_data;
+  BlockMap<uint16_t, ClientRecord> client_data;
   std::optional<uint16_t> client_final;
   std::optional<uint16_t> client_data_highest;  // the furthest DATA block the client sent (wire number)
   bool unsent_ack_reported = false;
-  std::map<uint16_t, SendRecord> server_acks;
+  BlockMap<uint16_t, SendRecord> server_acks;
 
   // Termination.
   bool completed = false;
@@ -164,7 +175,7 @@ struct TransferState {
   std::optional<size_t> last_server_error;
   Instant last_server_error_at{};
   size_t last_server_error_size = 0;
-  uint64_t last_server_error_hash = 0;  // fnv1a of its bytes
+  uint64_t last_server_error_hash = 0;  // content_digest of its bytes
   uint64_t client_inputs_at_last_error = 0;
 
   // Timing.
@@ -233,11 +244,11 @@ std::vector<std::string_view> requested_values(const OwnedRequest& r, std::strin
 
 inline bool is_error(const proto::Packet& p) { return std::holds_alternative<proto::ErrorPacket>(p); }
 
-// (client, server TID): the key of a transfer.
-using Pair = std::pair<Address, Address>;
-struct PairHash {
-  size_t operator()(const Pair& p) const { return p.first.hash() * 1000003u ^ p.second.hash(); }
-};
+// (client, server TID): the key of a transfer (common/address_pair.h).
+using Pair = AddressPair;
+using PairRef = AddressPairRef;
+template <class Value>
+using PairMap = AddressPairMap<Value>;
 
 // Bounds the per-block maps of a long transfer: drops the entry first seen longest ago.
 template <class Map, class FirstIndex>
@@ -280,16 +291,18 @@ struct RuleEngine::State {
   size_t current_index = 0;
   const Observation& seen(size_t index) const;
 
+  // Declared before the transfers whose maps draw on it (it must outlive them).
+  std::pmr::unsynchronized_pool_resource pool;
   Address listen;
   std::vector<Finding> out;
   std::set<std::string> reported;  // rule id + subject: each finding once
   std::vector<TransferState> transfers;
-  std::unordered_map<Pair, size_t, PairHash> by_pair;          // (client, server TID) -> latest transfer
+  PairMap<size_t> by_pair;                                     // (client, server TID) -> latest transfer
   std::unordered_map<Address, std::vector<size_t>> by_server;  // server TID -> its transfers, in order
   std::unordered_map<Address, ClientState> clients;
   std::unordered_map<Address, InputLog> inputs;  // the datagrams sent to each server address
   std::vector<Stray> strays;                    // the first kStraysKept
-  std::unordered_map<Pair, std::vector<size_t>, PairHash> strays_by_pair;  // (stray, server TID) -> strays
+  PairMap<std::vector<size_t>> strays_by_pair;  // (stray, server TID) -> strays
   std::optional<Duration> min_timer;  // shortest timer-driven retransmission interval seen
   bool strays_answered_somewhere = false;
 

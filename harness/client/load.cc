@@ -15,8 +15,6 @@
 
 namespace tftp::client {
 
-uint64_t content_digest(std::span<const uint8_t> bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
-
 Duration percentile(std::vector<Duration>& sample, double fraction) {
   if (sample.empty()) return Duration::zero();
   fraction = std::clamp(fraction, 0.0, 1.0);

@@ -17,14 +17,15 @@
 #include <vector>
 
 #include "common/address.h"
+#include "common/hash.h"
 #include "common/result.h"
 #include "engine/transfer.h"
 #include "net/virtual_network.h"
 
 namespace tftp::client {
 
-// The XXH3-64 digest of `bytes`: what every transfer of a load run is checked against.
-uint64_t content_digest(std::span<const uint8_t> bytes);
+// What every transfer of a load run is checked against: the XXH3-64 digest of its content.
+using ::tftp::content_digest;
 
 struct LoadConfig {
   Address server;

@@ -1,5 +1,7 @@
-// The one hash of the harness: 64-bit FNV-1a. Stable across runs, platforms and compilers
-// (unlike std::hash), so digests and seeds derived from it can go into reports.
+// The harness's hashes, both stable across runs, platforms and compilers (unlike std::hash):
+// 64-bit FNV-1a for names, seeds and small keys (constexpr, a byte at a time), and XXH3-64
+// for content (datagram payloads, files: 8 bytes and more at a time, many times faster on
+// a 512-byte block, which matters where every DATA of a capture is hashed).
 #pragma once
 
 #include <cstdint>
@@ -20,5 +22,8 @@ constexpr uint64_t fnv1a(std::string_view text, uint64_t h = kFnv1aOffset) {
   for (unsigned char c : text) h = (h ^ c) * kFnv1aPrime;
   return h;
 }
+
+// The XXH3-64 digest of `bytes`: what tells two datagrams' or files' contents apart.
+uint64_t content_digest(std::span<const uint8_t> bytes);
 
 }  // namespace tftp

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "common/address_pair.h"
 #include "pcap/capture_reader.h"
 #include "proto/answer.h"
 #include "proto/block_number.h"
@@ -24,10 +25,10 @@ constexpr uint16_t kTftpPort = 69;
 // Repeats of a request kept until the server answers (each is judged with the transfer).
 constexpr size_t kRequestsBuffered = 8;
 
-using Pair = std::pair<Address, Address>;
-struct PairHash {
-  size_t operator()(const Pair& p) const { return p.first.hash() * 1000003u ^ p.second.hash(); }
-};
+using Pair = AddressPair;
+using PairRef = AddressPairRef;
+template <class Value>
+using PairMap = AddressPairMap<Value>;
 
 // Observation index -> capture frame, for the evidence of findings: the first kHead, and the
 // last kTail in a ring. A finding's frames are looked up when it appears, so its evidence is
@@ -123,8 +124,8 @@ struct Analyzer::State {
   CaptureStats stats;
   size_t next_id = 1;
   std::unordered_map<size_t, std::unique_ptr<Live>> live;
-  std::unordered_map<Pair, size_t, PairHash> by_pair;           // (client, server TID)
-  std::unordered_map<Pair, size_t, PairHash> by_request;        // (client, listen): repeats of its request
+  PairMap<size_t> by_pair;                                      // (client, server TID)
+  PairMap<size_t> by_request;                                   // (client, listen): repeats of its request
   std::unordered_map<Address, size_t> by_tid;                   // server TID (not a listen port): strays
   std::unordered_map<Address, Pending> pending;                 // by client address
   std::optional<Instant> next_sweep;
@@ -172,7 +173,7 @@ void Analyzer::State::add(const Frame& f) {
 void Analyzer::State::datagram(const Frame& f, const Datagram& d) {
   const auto parsed = proto::parse(d.payload, proto::Strictness::kLenient);
   const auto* req = parsed ? std::get_if<proto::Request>(&*parsed) : nullptr;
-  if (auto it = by_pair.find({d.from, d.to}); it != by_pair.end()) {
+  if (auto it = by_pair.find(PairRef{d.from, d.to}); it != by_pair.end()) {
     Live& t = *live.at(it->second);
     // A server answering from its listen port: the client's next request on the same ports
     // starts a new transfer once this one has ended.
@@ -183,7 +184,7 @@ void Analyzer::State::datagram(const Frame& f, const Datagram& d) {
     }
     close(it->second, {});
   }
-  if (auto it = by_pair.find({d.to, d.from}); it != by_pair.end()) {
+  if (auto it = by_pair.find(PairRef{d.to, d.from}); it != by_pair.end()) {
     feed(*live.at(it->second), f, d.from, d.to, d.payload, check::Direction::kFromTarget);
     return;
   }
@@ -195,7 +196,7 @@ void Analyzer::State::datagram(const Frame& f, const Datagram& d) {
     return;
   }
   if (req != nullptr) {
-    if (auto it = by_request.find({d.from, d.to}); it != by_request.end()) {
+    if (auto it = by_request.find(PairRef{d.from, d.to}); it != by_request.end()) {
       // The client repeats its request while the server's answer is under way.
       Live& t = *live.at(it->second);
       if (!t.ended) {

@@ -6,7 +6,7 @@
 // Streaming and bounded: frames go in one at a time and every finished transfer goes out to a
 // listener at once, so memory does not grow with the capture. The state held is at most
 // `live_transfers` transfers (each with its own rule engine, at most about 1 MiB, see
-// kTransferBytesBound), `pending_requests` unanswered requests (a few KiB each) and the
+// the test ALongTransferHoldsBoundedMemory), `pending_requests` unanswered requests (a few KiB each) and the
 // fragment table (4 MiB): about 300 MiB with the defaults, whatever the capture's size.
 #pragma once
 
@@ -103,9 +103,11 @@ struct AnalyzerLimits {
                                                 // (tftpd-hpa's retries span 63 s)
   Duration linger = std::chrono::seconds(10);   // an ended one is watched for late datagrams
   Duration request_timeout = std::chrono::seconds(30);  // a request unanswered this long
-  // Per transfer, what its rule engine keeps for evidence: the first and last 64 datagrams,
-  // 256 bytes each (verdicts do not depend on it, see check::RetentionLimits).
-  check::RetentionLimits retention{64, 64, 256};
+  // Per transfer, what its rule engine keeps of the datagrams: nothing, since a finding's
+  // evidence is named by its frames (the capture holds the datagrams), and copying and
+  // describing each one cost more than judging it. Verdicts do not depend on it (see
+  // check::RetentionLimits).
+  check::RetentionLimits retention{0, 0, 0};
   ReassemblyLimits reassembly;
 };
 

@@ -2,11 +2,14 @@
 
 #include <pcap/pcap.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 namespace tftp::pcap {
 
 struct CaptureReader::Handle {
+  std::unique_ptr<char[]> buffer;  // stdio's buffer for the file (freed after pcap_close)
   pcap_t* p = nullptr;
   int linktype = 0;
   uint64_t number = 0;
@@ -21,12 +24,30 @@ CaptureReader::CaptureReader(CaptureReader&&) noexcept = default;
 CaptureReader& CaptureReader::operator=(CaptureReader&&) noexcept = default;
 
 Result<CaptureReader> CaptureReader::open(const std::string& path) {
+  if (path == "-") return open_file(stdin, "standard input", nullptr);
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return make_error("tftp.pcap.open_failed", path + ": " + std::strerror(errno));
+  // libpcap reads a record header and then its frame, each through stdio: with the default
+  // buffer of one 4 KiB page that is a read(2) every few frames, a tenth of the time of an
+  // analysis. One of 1 MiB makes it one read(2) per MiB (memory stays bounded).
+  // (glibc ignores the size unless given the buffer.)
+  constexpr size_t kBuffer = 1 << 20;
+  std::unique_ptr<char[]> buffer(new char[kBuffer]);  // not zeroed: stdio fills it
+  std::setvbuf(file, buffer.get(), _IOFBF, kBuffer);
+  return open_file(file, path, std::move(buffer));
+}
+
+Result<CaptureReader> CaptureReader::open_file(std::FILE* file, const std::string& name, std::unique_ptr<char[]> buffer) {
   char errbuf[PCAP_ERRBUF_SIZE] = {};
   // Nanosecond timestamps whatever the file holds, so time keeps its precision.
-  pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
-  if (p == nullptr) return make_error("tftp.pcap.open_failed", errbuf);  // libpcap's message names the file
+  pcap_t* p = pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+  if (p == nullptr) {
+    if (file != stdin) std::fclose(file);
+    return make_error("tftp.pcap.open_failed", name + ": " + errbuf);
+  }
   auto h = std::make_unique<Handle>();
-  h->p = p;
+  h->buffer = std::move(buffer);
+  h->p = p;  // pcap_close closes `file`
   h->linktype = pcap_datalink(p);
   return CaptureReader(std::move(h));
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <span>
@@ -33,6 +34,9 @@ class CaptureReader {
 
  private:
   struct Handle;
+  // Takes `file` and its stdio `buffer` (may be null) over: closed with the reader, or on
+  // failure unless it is stdin.
+  static Result<CaptureReader> open_file(std::FILE* file, const std::string& name, std::unique_ptr<char[]> buffer);
   explicit CaptureReader(std::unique_ptr<Handle> h);
   std::unique_ptr<Handle> h_;
 };
