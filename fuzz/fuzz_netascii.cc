@@ -36,6 +36,7 @@ class Cuts {
 std::vector<uint8_t> encode_streaming(std::span<const uint8_t> text, Cuts cuts) {
   NetasciiEncoder encoder;
   std::vector<uint8_t> wire;
+  wire.reserve(2 * text.size());  // the most it can grow to: one allocation, not a dozen
   uint8_t block[16];
   size_t at = 0;
   bool last_call_idle = false;
@@ -63,6 +64,7 @@ std::vector<uint8_t> encode_streaming(std::span<const uint8_t> text, Cuts cuts) 
 std::vector<uint8_t> decode_streaming(std::span<const uint8_t> wire, Cuts cuts, size_t* strays) {
   NetasciiDecoder decoder;
   std::vector<uint8_t> local;
+  local.reserve(wire.size());  // decoding never grows the bytes
   size_t at = 0;
   while (at < wire.size()) {
     // Chunks of 1..16 bytes; a 0 in the control bytes feeds an empty chunk first.

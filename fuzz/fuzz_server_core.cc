@@ -67,6 +67,36 @@ struct Files {
   }
 };
 
+// The store the server sees: the files above, built once per process (building it cost as
+// much as a short script). An input that opened an upload may have changed it, so the
+// store is rebuilt before the next input; every other input leaves it as it was.
+class Store : public server::FileStore {
+ public:
+  explicit Store(const Files& files) : files_(files) { rebuild(); }
+  void reset() {
+    if (written_) rebuild();
+  }
+  server::MemoryFileStore& files() { return *store_; }
+  tl::expected<std::unique_ptr<engine::ByteSource>, engine::Refusal> open_read(std::string_view name) override {
+    return store_->open_read(name);
+  }
+  tl::expected<std::unique_ptr<engine::ByteSink>, engine::Refusal> open_write(std::string_view name) override {
+    written_ = true;
+    return store_->open_write(name);
+  }
+
+ private:
+  void rebuild() {
+    store_.emplace(server::RootPolicy{true, false, kMaxUpload});
+    for (const auto& [name, bytes] : files_.named) store_->put(name, bytes);
+    store_->put("../secret", files_.secret);  // not beneath the root: no request may reach it
+    written_ = false;
+  }
+  const Files& files_;
+  std::optional<server::MemoryFileStore> store_;
+  bool written_ = false;
+};
+
 bool contains_secret(std::span<const uint8_t> payload) {
   const std::string_view p(reinterpret_cast<const char*>(payload.data()), payload.size());
   // A DATA may cut the file anywhere: any 8-byte piece of the marker gives it away.
@@ -91,11 +121,9 @@ struct Track {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const Files files;
+  static Store store(files);
+  store.reset();
   fuzz::ScriptReader in(data, size);
-
-  server::MemoryFileStore store(server::RootPolicy{true, false, kMaxUpload});
-  for (const auto& [name, bytes] : files.named) store.put(name, bytes);
-  store.put("../secret", files.secret);  // not beneath the root: no request may reach it
 
   server::ServerConfig config;
   config.max_sessions = kMaxSessions;
@@ -230,7 +258,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   FUZZ_CHECK(core.active_sessions() == 0);
   FUZZ_CHECK(!core.poll_timeout().has_value());
-  const auto secret = store.get("../secret");
+  const auto secret = store.files().get("../secret");
   FUZZ_CHECK(secret && *secret == *files.secret);
   return 0;
 }

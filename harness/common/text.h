@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -12,20 +13,38 @@ namespace tftp {
 
 inline constexpr char kHexDigits[] = "0123456789abcdef";
 
-// `s` in double quotes; bytes outside printable ASCII, '"' and '\' as \xNN, so a filename
-// or an ERROR message from a target shows exactly what was on the wire.
-inline std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHexDigits[c >> 4];
-      out += kHexDigits[c & 0xf];
-    }
+// Bytes that quote() shows as themselves: printable ASCII but '"' and '\'.
+inline constexpr auto kPlainQuoted = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x7f; ++c) plain[c] = c != '"' && c != '\\';
+  return plain;
+}();
+
+// Appends `s` in double quotes to `out`; bytes outside printable ASCII, '"' and '\' as
+// \xNN, so a filename or an ERROR message from a target shows exactly what was on the wire.
+// Runs of plain bytes are copied whole, found by table: reports and the rule engine quote
+// every datagram.
+inline void append_quoted(std::string& out, std::string_view s) {
+  out.reserve(out.size() + s.size() + 2);
+  out += '"';
+  const char* plain_from = s.data();
+  const char* const end = s.data() + s.size();
+  for (const char* p = plain_from; p != end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (kPlainQuoted[c]) continue;
+    out.append(plain_from, p);
+    const char escaped[4] = {'\\', 'x', kHexDigits[c >> 4], kHexDigits[c & 0xf]};
+    out.append(escaped, sizeof escaped);
+    plain_from = p + 1;
   }
-  return out + "\"";
+  out.append(plain_from, end);
+  out += '"';
+}
+
+inline std::string quote(std::string_view s) {
+  std::string out;
+  append_quoted(out, s);
+  return out;
 }
 
 // A datagram's bytes as people read them in a report: "00 05 00 01 ..." (lower-case pairs,

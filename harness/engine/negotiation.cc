@@ -9,15 +9,25 @@ namespace tftp::engine {
 
 using proto::iequals;
 using proto::parse_decimal;
-using tftp::quote;
 
 namespace {
 
-bool seen_before(std::vector<std::string>& seen, std::string_view name) {
-  std::string lower(name);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (std::find(seen.begin(), seen.end(), lower) != seen.end()) return true;
-  seen.push_back(lower);
+// The options this implementation knows, as bits of a mask: RFC 2347 names each option once,
+// and only the first of each counts. A mask, not a list of names, so that a request of
+// thousands of options (a lenient 64 KiB datagram) costs linear time, not quadratic.
+unsigned known_option_bit(std::string_view name) {
+  if (iequals(name, proto::kBlksize)) return 1;
+  if (iequals(name, proto::kTimeout)) return 2;
+  if (iequals(name, proto::kTsize)) return 4;
+  if (iequals(name, proto::kWindowsize)) return 8;
+  return 0;
+}
+
+// Whether `name` came earlier (case-insensitive), remembering it. The names view the
+// datagram, which outlives the review: nothing is copied.
+bool seen_before(std::vector<std::string_view>& seen, std::string_view name) {
+  if (std::any_of(seen.begin(), seen.end(), [&](std::string_view s) { return iequals(s, name); })) return true;
+  seen.push_back(name);
   return false;
 }
 
@@ -29,10 +39,12 @@ tl::expected<ServerNegotiation, Refusal> negotiate_as_server(proto::Opcode opcod
                                                              const ServerLimits& limits) {
   ServerNegotiation n;
   if (!limits.options_enabled) return n;
-  std::vector<std::string> seen;
+  unsigned seen = 0;
   std::optional<uint64_t> windowsize;
   for (const proto::Option o : requested) {
-    if (seen_before(seen, o.name)) continue;
+    const unsigned bit = known_option_bit(o.name);
+    if (bit == 0 || (seen & bit) != 0) continue;  // unknown (ignored), or not the first
+    seen |= bit;
     const auto value = parse_decimal(o.value);
     if (!value) continue;  // not decimal: ignore the option
     // The OACK echoes the name as the client spelled it; values are ours.
@@ -73,29 +85,56 @@ tl::expected<ServerNegotiation, Refusal> negotiate_as_server(proto::Opcode opcod
 }
 
 std::string OackViolation::describe() const {
-  const std::string shown = "OACK " + quote(option) + "=" + quote(value);
-  const std::string req = requested.empty() ? std::string("not requested") : "requested " + quote(requested);
+  std::string out = "OACK ";
+  append_quoted(out, option);
+  out += '=';
+  append_quoted(out, value);
+  // What the client asked for, e.g. `requested "1024"`.
+  const auto req = [&] {
+    if (requested.empty()) {
+      out += "not requested";
+    } else {
+      out += "requested ";
+      append_quoted(out, requested);
+    }
+  };
+  const auto in_parentheses = [&](std::string_view text) {
+    out += text;
+    out += " (";
+    req();
+    out += ')';
+  };
   switch (problem) {
-    case OackProblem::kDuplicateOption: return shown + " names the option a second time";
-    case OackProblem::kUnrequestedOption: return shown + " carries an option the request did not ask for";
-    case OackProblem::kNotDecimal: return shown + " is not a decimal number (" + req + ")";
-    case OackProblem::kEchoedNotDecimal: return shown + " echoes the client's value, which is not a decimal number";
-    case OackProblem::kBlksizeRange: return shown + " is not a block size in 8..65464 (" + req + ")";
-    case OackProblem::kBlksizeAboveRequest: return shown + " is larger than the " + req;
-    case OackProblem::kTimeoutRange: return shown + " is not a timeout in 1..255 s (" + req + ")";
-    case OackProblem::kTimeoutNotEchoed: return shown + " differs from the " + req + "; the server must echo it";
-    case OackProblem::kWindowsizeRange: return shown + " is not a window size in 1..65535 (" + req + ")";
-    case OackProblem::kWindowsizeAboveRequest: return shown + " is larger than the " + req;
-    case OackProblem::kTsizeNotDecimal: return shown + " is not a size in octets";
-    case OackProblem::kTsizeNotEchoed: return shown + " does not echo the " + req;
+    case OackProblem::kDuplicateOption: out += " names the option a second time"; break;
+    case OackProblem::kUnrequestedOption: out += " carries an option the request did not ask for"; break;
+    case OackProblem::kNotDecimal: in_parentheses(" is not a decimal number"); break;
+    case OackProblem::kEchoedNotDecimal: out += " echoes the client's value, which is not a decimal number"; break;
+    case OackProblem::kBlksizeRange: in_parentheses(" is not a block size in 8..65464"); break;
+    case OackProblem::kBlksizeAboveRequest:
+    case OackProblem::kWindowsizeAboveRequest:
+      out += " is larger than the ";
+      req();
+      break;
+    case OackProblem::kTimeoutRange: in_parentheses(" is not a timeout in 1..255 s"); break;
+    case OackProblem::kTimeoutNotEchoed:
+      out += " differs from the ";
+      req();
+      out += "; the server must echo it";
+      break;
+    case OackProblem::kWindowsizeRange: in_parentheses(" is not a window size in 1..65535"); break;
+    case OackProblem::kTsizeNotDecimal: out += " is not a size in octets"; break;
+    case OackProblem::kTsizeNotEchoed:
+      out += " does not echo the ";
+      req();
+      break;
   }
-  return shown;
+  return out;
 }
 
 OackReview review_oack(proto::Opcode opcode, const std::vector<proto::OwnedOption>& requested,
                        const proto::OptionsView& oack) {
   OackReview r;
-  std::vector<std::string> seen;
+  std::vector<std::string_view> seen;
   for (const proto::Option o : oack) {
     auto violation = [&](OackProblem problem, std::string_view asked) {
       r.violations.push_back({problem, std::string(o.name), std::string(o.value), std::string(asked)});

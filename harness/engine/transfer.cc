@@ -47,6 +47,13 @@ uint16_t sink_error_code(const Error& e) {
 // RFC 6298's G: the timer's resolution, the least variance a timeout allows for.
 constexpr Duration kClockGranularity = std::chrono::milliseconds(1);
 
+// The most text an ERROR carries on the wire: the datagram stays within 512 bytes, the size
+// every TFTP receiver is ready for before options (RFC 1350 §5), and within
+// max_datagram_size(). A refusal quoting a hostile OACK's option name (\xNN per byte) can
+// be four times the OACK's size (found by fuzz/fuzz_client_transfer.cc); the outcome keeps
+// the whole text.
+constexpr size_t kMaxErrorText = 512 - 4 - 1;
+
 struct Pending {
   enum class Kind { kControl, kData, kAck, kError } kind;
   uint64_t block = 0;  // absolute block number for kData / kAck
@@ -58,6 +65,7 @@ struct Pending {
   static Pending data(uint64_t block) { return {Kind::kData, block, Address(), 0, ""}; }
   static Pending ack(uint64_t block) { return {Kind::kAck, block, Address(), 0, ""}; }
   static Pending error(const Address& to, uint16_t code, std::string message) {
+    if (message.size() > kMaxErrorText) message.resize(kMaxErrorText);
     return {Kind::kError, 0, to, code, std::move(message)};
   }
 };

@@ -260,6 +260,23 @@ TEST(Transfer, ClientWriteRefusesOackForOptionNotAsked) {
   EXPECT_EQ(t.outcome()->kind, OutcomeKind::kOptionRefused);
 }
 
+TEST(Transfer, ClientRefusalOfAHostileOackFitsOneDatagram) {
+  // An unrequested option whose name is 300 bytes the refusal quotes as \xNN: the text
+  // grows fourfold, the ERROR 8 still fits 512 bytes and max_datagram_size(); the outcome
+  // keeps the whole text.
+  Sink s;
+  auto t = started_read(s);
+  const std::string name(300, '\xff');
+  t.handle_datagram(kT0, kServerTid, oack({{name, "1"}}));
+  std::vector<uint8_t> buf(proto::kMaxDatagramSize);
+  const auto tx = t.poll_transmit(buf);
+  ASSERT_TRUE(tx.has_value());
+  EXPECT_EQ(error_code_of(Bytes(buf.begin(), buf.begin() + tx->size)), 8);
+  EXPECT_LE(tx->size, 512u);
+  EXPECT_LE(tx->size, t.max_datagram_size());
+  EXPECT_GT(t.outcome()->message.size(), 1200u);
+}
+
 // An OACK with no option, in answer to a request with none (issue 7: a target answering
 // discovery this way) or to a WRQ with options: ERROR 8, never ACK 0 or DATA 1.
 TEST(Transfer, ClientRefusesEmptyOackWithError8) {

@@ -56,16 +56,32 @@ class BlockUnwrapper {
       }
     }
     const uint16_t period_wrap = wrap_to_.value_or(0);
+    // Along the absolute numbers the wire number steps by one, except that a wrap to 1
+    // skips 0; the same wire number comes back only after 65535 steps, beyond the half
+    // circle searched. So the block lies `distance` steps away, or one step less where the
+    // skip was crossed: two candidates to check, not up to 32767 steps to walk (a fuzzed
+    // capture jumps that far on every other datagram).
+    const auto matches = [&](uint64_t abs) { return wire_block(abs, period_wrap) == wire; };
     if (wire_ahead(top, wire)) {
-      uint64_t abs = highest_;
-      // Step forward along the wire numbering (which skips 0 after a wrap to 1).
-      while (wire_block(abs, period_wrap) != wire && abs - highest_ < 0x8000) ++abs;
+      const uint64_t d = wire_distance(top, wire);  // 1..32767
+      uint64_t abs = highest_ + 0x8000;             // none found: as far as the search goes
+      if (matches(highest_ + d - 1)) {
+        abs = highest_ + d - 1;
+      } else if (matches(highest_ + d)) {
+        abs = highest_ + d;
+      }
       highest_ = abs;
       return abs;
     }
-    uint64_t abs = highest_;
-    while (wire_block(abs, period_wrap) != wire && abs > 0 && highest_ - abs < 0x8000) --abs;
-    return abs;
+    // Behind (or equal): searched back to half the circle or block 0, whichever is nearer.
+    const uint64_t back = wire_distance(wire, top);  // 0, or 1..32768 back
+    const uint64_t floor = highest_ > 0x8000 ? highest_ - 0x8000 : 0;
+    for (const uint64_t steps : {back - 1, back}) {
+      if (steps > back || steps > highest_) continue;  // (back - 1 underflows when back is 0)
+      const uint64_t abs = highest_ - steps;
+      if (abs > floor && matches(abs)) return abs;
+    }
+    return floor;
   }
   uint64_t highest() const { return highest_; }
   // The value the sequence wrapped to after 65535, once it has.

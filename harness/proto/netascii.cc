@@ -1,56 +1,87 @@
 #include "proto/netascii.h"
 
+#include <array>
+#include <cstring>
+
 namespace tftp::proto {
 
 namespace {
 constexpr uint8_t kCr = '\r';
 constexpr uint8_t kLf = '\n';
 constexpr uint8_t kNul = 0;
+
+// The bytes the encoder turns into two (LF -> CR LF, CR -> CR NUL). A table, so that the
+// common byte costs one lookup: every netascii transfer passes each byte through here.
+constexpr auto kBecomesPair = [] {
+  std::array<bool, 256> t{};
+  t[kLf] = true;
+  t[kCr] = true;
+  return t;
+}();
+
+// Occurrences of `c`, found by memchr: text is mostly runs without it.
+uint64_t count_byte(std::span<const uint8_t> bytes, uint8_t c) {
+  uint64_t n = 0;
+  const uint8_t* p = bytes.data();
+  const uint8_t* const end = p + bytes.size();
+  while (p != end) {
+    const auto* hit = static_cast<const uint8_t*>(std::memchr(p, c, static_cast<size_t>(end - p)));
+    if (hit == nullptr) break;
+    ++n;
+    p = hit + 1;
+  }
+  return n;
+}
 }  // namespace
 
 NetasciiEncoder::Progress NetasciiEncoder::encode(std::span<const uint8_t> in, std::span<uint8_t> out) {
-  Progress p{0, 0};
-  if (pending_ && p.produced < out.size()) {
-    out[p.produced++] = *pending_;
+  if (out.empty()) return {0, 0};
+  uint8_t* dst = out.data();
+  uint8_t* const dst_end = dst + out.size();
+  if (pending_) {
+    *dst++ = *pending_;
     pending_.reset();
   }
-  while (p.consumed < in.size() && p.produced < out.size() && !pending_) {
-    const uint8_t c = in[p.consumed++];
-    if (c == kLf || c == kCr) {
-      out[p.produced++] = kCr;
-      const uint8_t second = (c == kLf) ? kLf : kNul;
-      if (p.produced < out.size()) {
-        out[p.produced++] = second;
-      } else {
-        pending_ = second;
-      }
-    } else {
-      out[p.produced++] = c;
+  const uint8_t* src = in.data();
+  const uint8_t* const src_end = src + in.size();
+  while (src != src_end && dst != dst_end) {
+    const uint8_t c = *src++;
+    if (!kBecomesPair[c]) {
+      *dst++ = c;
+      continue;
     }
+    *dst++ = kCr;
+    const uint8_t second = (c == kLf) ? kLf : kNul;
+    if (dst == dst_end) {
+      pending_ = second;  // completed at the start of the next call
+      break;
+    }
+    *dst++ = second;
   }
-  return p;
+  return {static_cast<size_t>(src - in.data()), static_cast<size_t>(dst - out.data())};
 }
 
 void NetasciiDecoder::decode(std::span<const uint8_t> in, std::vector<uint8_t>& out) {
-  for (const uint8_t c : in) {
+  const uint8_t* p = in.data();
+  const uint8_t* const end = p + in.size();
+  while (p != end) {
     if (pending_cr_) {
+      // The byte after a CR, perhaps the first of this call (the CR ended the last block).
       pending_cr_ = false;
-      if (c == kLf) {
-        out.push_back(kLf);
-        continue;
-      }
-      if (c == kNul) {
-        out.push_back(kCr);
+      if (*p == kLf || *p == kNul) {
+        out.push_back(*p == kLf ? kLf : kCr);
+        ++p;
         continue;
       }
       ++stray_cr_;
-      out.push_back(kCr);
+      out.push_back(kCr);  // kept as is; the byte after it is read as usual
     }
-    if (c == kCr) {
-      pending_cr_ = true;
-    } else {
-      out.push_back(c);
-    }
+    // Everything up to the next CR is the text itself.
+    const auto* cr = static_cast<const uint8_t*>(std::memchr(p, kCr, static_cast<size_t>(end - p)));
+    out.insert(out.end(), p, cr ? cr : end);
+    if (cr == nullptr) break;
+    pending_cr_ = true;
+    p = cr + 1;
   }
 }
 
@@ -79,9 +110,7 @@ std::vector<uint8_t> netascii_decode(std::span<const uint8_t> wire) {
 }
 
 uint64_t netascii_encoded_size(std::span<const uint8_t> local) {
-  uint64_t size = local.size();
-  for (const uint8_t c : local) size += (c == kLf || c == kCr) ? 1 : 0;
-  return size;
+  return local.size() + count_byte(local, kLf) + count_byte(local, kCr);
 }
 
 }  // namespace tftp::proto

@@ -1,12 +1,20 @@
 #include "proto/options.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace tftp::proto {
 
 namespace {
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+// ASCII lower case by table: option names are compared on every request and OACK, and a
+// lookup costs no branch per byte.
+constexpr auto kLower = [] {
+  std::array<char, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return t;
+}();
+char lower(char c) { return kLower[static_cast<unsigned char>(c)]; }
 
 std::string_view take_string(std::span<const uint8_t> bytes, size_t* consumed) {
   const auto* begin = reinterpret_cast<const char*>(bytes.data());

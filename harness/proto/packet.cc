@@ -1,5 +1,6 @@
 #include "proto/packet.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/text.h"
@@ -107,10 +108,23 @@ class Writer {
 
 std::string quoted(std::string_view s) { return quote(s); }
 
-std::string describe_options(const OptionsView& options) {
-  std::string out;
-  for (const Option o : options) out += " " + quoted(o.name) + "=" + quoted(o.value);
-  return out;
+void append_options(std::string& out, const OptionsView& options) {
+  for (const Option o : options) {
+    out += ' ';
+    append_quoted(out, o.name);
+    out += '=';
+    append_quoted(out, o.value);
+  }
+}
+
+// Options written one by one (each checked for NUL like any field), straight from the
+// view: serialising a parsed packet allocates nothing.
+template <typename Options>
+void write_options(Writer& w, const Options& options) {
+  for (const Option& o : options) {
+    w.cstring(o.name);
+    w.cstring(o.value);
+  }
 }
 
 }  // namespace
@@ -210,10 +224,7 @@ WriteResult write_request(std::span<uint8_t> out, Opcode opcode, std::string_vie
   w.u16(static_cast<uint16_t>(opcode));
   w.cstring(filename);
   w.cstring(mode);
-  for (const Option& o : options) {
-    w.cstring(o.name);
-    w.cstring(o.value);
-  }
+  write_options(w, options);
   return w.finish();
 }
 
@@ -243,29 +254,42 @@ WriteResult write_error(std::span<uint8_t> out, uint16_t code, std::string_view 
 WriteResult write_oack(std::span<uint8_t> out, std::span<const Option> options) {
   Writer w(out);
   w.u16(static_cast<uint16_t>(Opcode::kOack));
-  for (const Option& o : options) {
-    w.cstring(o.name);
-    w.cstring(o.value);
-  }
+  write_options(w, options);
   return w.finish();
 }
 
 WriteResult write_packet(std::span<uint8_t> out, const Packet& p) {
   if (const auto* r = std::get_if<Request>(&p)) {
-    return write_request(out, r->opcode, r->filename, r->mode_text, r->options.to_vector());
+    Writer w(out);
+    w.u16(static_cast<uint16_t>(r->opcode));
+    w.cstring(r->filename);
+    w.cstring(r->mode_text);
+    write_options(w, r->options);
+    return w.finish();
   }
   if (const auto* d = std::get_if<Data>(&p)) return write_data(out, d->block, d->payload);
   if (const auto* k = std::get_if<Ack>(&p)) return write_ack(out, k->block);
   if (const auto* e = std::get_if<ErrorPacket>(&p)) return write_error(out, e->code, e->message);
-  return write_oack(out, std::get<Oack>(p).options.to_vector());
+  Writer w(out);
+  w.u16(static_cast<uint16_t>(Opcode::kOack));
+  write_options(w, std::get<Oack>(p).options);
+  return w.finish();
 }
+
+namespace {
+// The same options in the same order. A view holds validated "name\0value\0" pairs, whose
+// bytes are a function of the pairs: comparing the bytes compares the options.
+bool same_options(const OptionsView& a, const OptionsView& b) {
+  return std::equal(a.raw().begin(), a.raw().end(), b.raw().begin(), b.raw().end());
+}
+}  // namespace
 
 bool same_packet(const Packet& a, const Packet& b) {
   if (a.index() != b.index()) return false;
   if (const auto* r = std::get_if<Request>(&a)) {
     const auto& s = std::get<Request>(b);
     return r->opcode == s.opcode && r->filename == s.filename && r->mode_text == s.mode_text && r->mode == s.mode &&
-           r->options.to_vector() == s.options.to_vector();
+           same_options(r->options, s.options);
   }
   if (const auto* d = std::get_if<Data>(&a)) {
     const auto& e = std::get<Data>(b);
@@ -276,14 +300,19 @@ bool same_packet(const Packet& a, const Packet& b) {
     const auto& f = std::get<ErrorPacket>(b);
     return e->code == f.code && e->message == f.message;
   }
-  return std::get<Oack>(a).options.to_vector() == std::get<Oack>(b).options.to_vector();
+  return same_options(std::get<Oack>(a).options, std::get<Oack>(b).options);
 }
 
 std::string describe(const Packet& p) {
   struct Visitor {
     std::string operator()(const Request& r) const {
-      return std::string(opcode_name(r.opcode)) + " " + quoted(r.filename) + " " + quoted(r.mode_text) +
-             describe_options(r.options);
+      std::string out(opcode_name(r.opcode));
+      out += ' ';
+      append_quoted(out, r.filename);
+      out += ' ';
+      append_quoted(out, r.mode_text);
+      append_options(out, r.options);
+      return out;
     }
     std::string operator()(const Data& d) const {
       return "DATA block=" + std::to_string(d.block) + " size=" + std::to_string(d.payload.size());
@@ -293,7 +322,11 @@ std::string describe(const Packet& p) {
       return "ERROR code=" + std::to_string(e.code) + " (" + std::string(error_code_name(e.code)) + ") " +
              quoted(e.message);
     }
-    std::string operator()(const Oack& o) const { return "OACK" + describe_options(o.options); }
+    std::string operator()(const Oack& o) const {
+      std::string out = "OACK";
+      append_options(out, o.options);
+      return out;
+    }
   };
   return std::visit(Visitor{}, p);
 }

@@ -102,7 +102,10 @@ SessionId ServerCore::open_session(Instant now, Session session) {
   session.started = now;
   events_.push_back(
       {SessionEvent::Kind::kOpened, id, session.client, session.summary, std::nullopt, {}, {}, session.socket_buffer});
-  by_client_[session.client] = id;
+  // The client's address names the transfer it runs: a refusal (an ERROR and no transfer)
+  // never takes that over, or the running transfer's retransmitted request would no longer
+  // be recognised and would open a second session (RFC 1350 §2).
+  if (session.transfer || !by_client_.contains(session.client)) by_client_[session.client] = id;
   ++per_host_[session.client.with_port(0)];
   memory_in_use_ += session.memory;
   sessions_.emplace(id, std::move(session));

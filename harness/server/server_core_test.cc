@@ -835,6 +835,38 @@ TEST(ServerCore, MalformedOrNonRequestAtListenerGetsError4) {
   EXPECT_EQ(classify(peer.received[1].bytes).code, 4);
 }
 
+TEST(ServerCore, RefusalFromTheSameTidKeepsTheRunningTransfersRequestRecognised) {
+  // A client with a download running sends a malformed request from the same port (the
+  // refusal is a short-lived session of its own), then retransmits its RRQ. The running
+  // session must still own the client's address: the retransmission opens nothing new
+  // (RFC 1350 §2: a repeated request is not a new transfer).
+  for (const Bytes& junk : {Bytes{0, 1, 'f'}, testing::ack(1), testing::request(Opcode::kRrq, "f.bin", "bogus")}) {
+    MemoryFileStore files;
+    files.put("f.bin", pattern(3000));
+    ServerCore core(ServerConfig{}, files);
+    const Bytes rrq = request(Opcode::kRrq, "f.bin");
+    const Instant t0{};
+    Bytes buf(proto::kMaxDatagramSize);
+    const auto drain = [&] {
+      std::vector<SessionEvent> events;
+      while (auto e = core.poll_event()) events.push_back(*e);
+      while (core.poll_transmit(buf)) {
+      }
+      while (auto e = core.poll_event()) events.push_back(*e);
+      return events;
+    };
+    core.handle_request(t0, kClient, rrq);
+    ASSERT_EQ(drain().size(), 1u);  // the download opened
+    core.handle_request(t0, kClient, junk);
+    const auto refusal = drain();
+    ASSERT_EQ(refusal.size(), 2u);  // the refusal opened and closed with its ERROR
+    EXPECT_EQ(core.active_sessions(), 1u);
+    core.handle_request(t0, kClient, rrq);  // the download's RRQ, retransmitted
+    EXPECT_TRUE(drain().empty());
+    EXPECT_EQ(core.active_sessions(), 1u);
+  }
+}
+
 // ---- a silent or misbehaving client ----------------------------------------------------------
 
 TEST(ServerCore, StuckClientMakesServerGiveUp) {
