@@ -14,10 +14,11 @@
 
 #include "cli/commands.h"
 #include "cli/terminal.h"
+#include "common/atomic_file.h"
 #include "common/text.h"
+#include "common/time.h"
 #include "netfuzz/fuzzer.h"
 #include "proto/packet.h"
-#include "common/atomic_file.h"
 #include "report/json_report.h"
 
 namespace tftp::cli {
@@ -69,15 +70,6 @@ bool run_restart(const std::string& cmd, std::string* why) {
   return false;
 }
 
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 nlohmann::json datagram_json(const netfuzz::Datagram& d) {
   return {{"to", d.to == netfuzz::Destination::kListen ? "listen" : "server"},
           {"size", d.bytes.size()},
@@ -118,7 +110,7 @@ nlohmann::json report_json(const FuzzFlags& f, const netfuzz::CampaignConfig& co
           {"target", f.target},
           {"seed", config.seed},
           {"started", started},
-          {"finished", utc_now()},
+          {"finished", utc_now_iso8601()},
           {"interrupted", r.interrupted},
           {"target_answered", r.target_answered},
           {"stopped_because", r.stopped_because},
@@ -217,7 +209,7 @@ int run_fuzz(const FuzzFlags& f, const std::string& command) {
     const std::string cmd = *f.restart_cmd;
     config.restart = [cmd](std::string* why) { return run_restart(cmd, why); };
   }
-  const std::string started = utc_now();
+  const std::string started = utc_now_iso8601();
   std::fprintf(stderr, "tftpspec fuzz: %s, seed %" PRIu64 ", %s, probe RRQ %s, output in %s\n", target->to_string().c_str(),
                config.seed,
                f.cases ? (std::to_string(*f.cases) + " cases").c_str()

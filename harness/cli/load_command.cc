@@ -15,6 +15,7 @@
 #include "client/client.h"
 #include "client/load.h"
 #include "common/atomic_file.h"
+#include "common/time.h"
 #include "report/json_report.h"
 #include "report/load_report.h"
 
@@ -48,13 +49,6 @@ std::optional<std::vector<uint8_t>> read_whole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return out;
 }
 
 uint64_t peak_rss_kib() {
@@ -162,7 +156,7 @@ int load(const LoadFlags& f) {
   out.target = target->to_string();
   out.file = f.file;
   out.upload = f.upload;
-  out.started = utc_now();
+  out.started = utc_now_iso8601();
   out.clients = f.clients;
   out.rounds = f.rounds;
   out.duration_seconds = f.duration;

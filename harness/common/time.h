@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
+#include <string>
 
 namespace tftp {
 
@@ -23,6 +25,16 @@ using Instant = MonoClock::time_point;
 inline Instant real_now() {
   return Instant(std::chrono::duration_cast<Duration>(
       std::chrono::steady_clock::now().time_since_epoch()));
+}
+
+// The wall-clock time now, ISO 8601 in UTC ("2026-11-26T11:05:01Z"): when a report was made.
+inline std::string utc_now_iso8601() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 inline double to_ms(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }

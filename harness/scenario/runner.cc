@@ -330,14 +330,6 @@ std::vector<report::FixtureCheck> verify_fixtures(Target& target, const std::vec
   return out;
 }
 
-std::string iso_now() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 }  // namespace
 
 EmbeddedTarget::EmbeddedTarget(server::ServerConfig config) : config_(std::move(config)) {
@@ -503,7 +495,7 @@ double round_trips(const Scenario& s, const TargetProfile& profile) {
 report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& target, const RunOptions& options) {
   report::RunReport run;
   run.seed = options.seed;
-  run.started = iso_now();
+  run.started = utc_now_iso8601();
   const Instant t0 = real_now();
   run.target = target.describe();
   target.set_cancel(options.cancel);
@@ -670,7 +662,7 @@ report::RunReport run_catalogue(const std::vector<Scenario>& catalogue, Target& 
   }
   run.interrupted = run.interrupted || cancelled();
   report::order_and_summarize(run);
-  run.finished = iso_now();
+  run.finished = utc_now_iso8601();
   run.duration_ms = to_ms(real_now() - t0);
   return run;
 }
