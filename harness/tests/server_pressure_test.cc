@@ -73,17 +73,23 @@ Address addr(const std::string& text) {
   return *a;
 }
 
-// Sends `request` to `to` and returns where the first reply came from.
-std::optional<Address> reply_source(const Address& to, const Bytes& request) {
-  auto s = net::UdpSocket::ephemeral_for(to);
-  if (!s) return std::nullopt;
+// Sends `request` from `s` to `to` until a reply comes (UDP: a lost datagram is asked
+// again), and returns where it came from: the server's TID for a transfer it opened.
+std::optional<Address> first_reply_from(net::UdpSocket& s, const Address& to, const Bytes& request) {
   Bytes buf(proto::kMaxDatagramSize);
-  for (int attempt = 0; attempt < 5; ++attempt) {  // UDP: a lost datagram is asked again
-    (void)s->send_to(to, request);
-    auto got = s->receive_wait(buf, std::chrono::seconds(2));
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    (void)s.send_to(to, request);
+    auto got = s.receive_wait(buf, std::chrono::seconds(2));
     if (got && *got) return (*got)->from;
   }
   return std::nullopt;
+}
+
+// Sends `request` to `to` from a fresh socket and returns where the first reply came from.
+std::optional<Address> reply_source(const Address& to, const Bytes& request) {
+  auto s = net::UdpSocket::ephemeral_for(to);
+  if (!s) return std::nullopt;
+  return first_reply_from(*s, to, request);
 }
 
 // Issue 12 item 3: on a wildcard address, every reply (a session's DATA, a refusal's ERROR)
@@ -211,12 +217,7 @@ TEST(ServerPressure, AQueuedAckIsServedAfterAtMostTwoBatchesOfQueuedRequests) {
   auto flood = net::UdpSocket::ephemeral_for(listen);
   ASSERT_TRUE(client && flood);
   Bytes buf(proto::kMaxDatagramSize);
-  Address tid;
-  for (int attempt = 0; attempt < 5 && !tid.is_specified(); ++attempt) {
-    (void)client->send_to(listen, testing::request(proto::Opcode::kRrq, "f.bin"));
-    auto got = client->receive_wait(buf, std::chrono::seconds(2));
-    if (got && *got) tid = (*got)->from;  // DATA 1
-  }
+  const Address tid = first_reply_from(*client, listen, testing::request(proto::Opcode::kRrq, "f.bin")).value_or(Address());
   ASSERT_TRUE(tid.is_specified()) << "no DATA 1";
   (void)flood->send_to(listen, hold);
   {
@@ -273,12 +274,7 @@ std::set<std::string> upload_killed_midway(const fs::path& root, const std::vect
   const Address listen = Address::loopback_v4(port);
   auto s = net::UdpSocket::ephemeral_for(listen);
   Bytes buf(proto::kMaxDatagramSize);
-  Address tid;
-  for (int attempt = 0; attempt < 5 && !tid.is_specified(); ++attempt) {
-    (void)s->send_to(listen, testing::request(proto::Opcode::kWrq, "up.bin"));
-    auto got = s->receive_wait(buf, std::chrono::seconds(2));
-    if (got && *got) tid = (*got)->from;  // ACK 0
-  }
+  const Address tid = first_reply_from(*s, listen, testing::request(proto::Opcode::kWrq, "up.bin")).value_or(Address());
   EXPECT_TRUE(tid.is_specified()) << "no ACK 0";
   const Bytes block = pattern(512);
   for (uint16_t n = 1; n <= 20 && tid.is_specified(); ++n) {
