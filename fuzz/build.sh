@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets the way OSS-Fuzz / ClusterFuzzLite expect: each fuzzer,
-# its dictionary as <fuzzer>.dict and its seed corpus as <fuzzer>_seed_corpus.zip, in $OUT.
+# its dictionary as <fuzzer>.dict, its seed corpus as <fuzzer>_seed_corpus.zip and its
+# libFuzzer options (fuzz/<fuzzer>.options, where it has some) as <fuzzer>.options, in $OUT.
 #
 #   fuzz/build.sh       locally: clang preset `fuzz` (build/fuzz), output in build/fuzz/out
 #                       (or $OUT); JOBS=N for the build (default 2)
@@ -11,7 +12,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # The same list as CMakeLists.txt "Fuzz targets".
-targets=(fuzz_packet fuzz_netascii fuzz_options fuzz_server_core fuzz_client_transfer fuzz_rules
+targets=(fuzz_packet fuzz_describe fuzz_netascii fuzz_options fuzz_server_core fuzz_client_transfer fuzz_rules
          fuzz_scenario_loader fuzz_capture)
 
 if [[ -n "${LIB_FUZZING_ENGINE:-}" ]]; then
@@ -43,6 +44,9 @@ fi
 
 for t in "${targets[@]}"; do
   cp "$root/fuzz/tftp.dict" "$out/$t.dict"
+  # Per-target libFuzzer options (max_len, each with its reason), where a target has them.
+  rm -f "$out/$t.options"
+  if [[ -f "$root/fuzz/$t.options" ]]; then cp "$root/fuzz/$t.options" "$out/$t.options"; fi
   rm -f "$out/${t}_seed_corpus.zip"
   if command -v zip >/dev/null; then
     zip -q -j "$out/${t}_seed_corpus.zip" "$root/fuzz/corpus/$t"/*
