@@ -63,26 +63,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Instant now{};
   TransferConfig config;
   std::shared_ptr<const MemorySink::Contents> received;
-  // The largest upload's bytes, made once: filling up to 24 KiB per input cost more than
-  // most scripts. Each input uploads a prefix of it.
-  static const std::vector<uint8_t> upload_pattern = [] {
-    std::vector<uint8_t> v(size_t{255} * 97);
+  // The upload of each size, made on first use and shared by the inputs that upload it
+  // (a source only reads it): filling and copying up to 24 KiB per input cost more than
+  // most scripts.
+  static std::shared_ptr<const std::vector<uint8_t>> uploads[256];
+  auto& upload = uploads[upload_byte];
+  if (!upload) {
+    std::vector<uint8_t> v(size_t{upload_byte} * 97);
     for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<uint8_t>(i % 251);
-    return v;
-  }();
-  const std::span<const uint8_t> upload(upload_pattern.data(), size_t{upload_byte} * 97);
+    upload = std::make_shared<const std::vector<uint8_t>>(std::move(v));
+  }
   auto t = [&] {
     if (rrq) {
       auto sink = std::make_unique<MemorySink>();
       received = sink->contents();
       return Transfer::client_read(config, listen, "f", mode, options, std::move(sink), now);
     }
-    return Transfer::client_write(config, listen, "f", mode, options, std::make_unique<MemorySource>(std::vector<uint8_t>(upload.begin(), upload.end())), now);
+    return Transfer::client_write(config, listen, "f", mode, options, std::make_unique<MemorySource>(upload), now);
   }();
 
   // Made once: zeroing 128 KiB per input would cost more than a short script.
   static std::vector<uint8_t> buffer(proto::kMaxDatagramSize);
   static std::vector<uint8_t> out(proto::kMaxDatagramSize);
+  // Op 7's payloads (odd blocks all CRs, even ones all 'x'), made once: each DATA is a
+  // prefix of one of them.
+  static const std::vector<uint8_t> payload_of[2] = {std::vector<uint8_t>(proto::kMaxBlockSize + 1, 'x'),
+                                                     std::vector<uint8_t>(proto::kMaxBlockSize + 1, '\r')};
   bool request_sent = false;
   uint16_t highest_data = 0;   // WRQ: DATA sent
   uint16_t acked = 0;          // WRQ: the server's highest ACK of a block sent
@@ -167,7 +173,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const uint8_t len = in.byte();
         size_t payload = len < 200 ? len : blksize - std::min<size_t>(blksize, 255 - len);
         payload = std::min(payload, blksize + 1);
-        std::vector<uint8_t> bytes(payload, static_cast<uint8_t>(next & 1 ? '\r' : 'x'));
+        const auto bytes = std::span<const uint8_t>(payload_of[next & 1]).first(payload);
         const auto n = proto::write_data(out, static_cast<uint16_t>(next - (k & 1)), bytes);
         if (n) deliver(from, std::span<const uint8_t>(out).first(*n));
         break;

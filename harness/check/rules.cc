@@ -5,6 +5,7 @@
 //   rules_<family>.cc  the checks, run as each datagram arrives and at finish().
 #include "check/rules.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
@@ -107,6 +108,9 @@ const PathTiming& RuleEngine::timing() const { return s_->timing; }
 
 std::vector<Finding> RuleEngine::findings() const { return s_->out; }
 size_t RuleEngine::finding_count() const { return s_->out.size(); }
+std::span<const Finding> RuleEngine::findings_from(size_t first) const {
+  return std::span<const Finding>(s_->out).subspan(std::min(first, s_->out.size()));
+}
 
 std::vector<Finding> RuleEngine::finish() {
   s_->judge_end();

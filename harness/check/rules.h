@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -112,6 +113,10 @@ class RuleEngine {
   // How many findings so far, without copying them: a capture's analysis asks after each
   // datagram, to name a new finding's evidence frames while they are still recent.
   size_t finding_count() const;
+  // The findings from index `first` on, without copying them (valid until the next
+  // observe() or finish()): a caller following a long run reads only the new ones, where
+  // findings() after each would copy every earlier finding again.
+  std::span<const Finding> findings_from(size_t first) const;
 
   // How many datagrams were observed, kept or not.
   size_t observed_count() const;

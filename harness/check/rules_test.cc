@@ -1380,5 +1380,24 @@ TEST(RuleEngine, FindingsCarryCitationAndEvidence) {
   EXPECT_EQ(r.engine.finish().size(), 1u);  // finish() twice reports nothing twice
 }
 
+TEST(RuleEngine, FindingsFromGivesTheNewFindingsWithoutTheEarlierOnes) {
+  Trace r;
+  r.ask(rrq("a.bin"));
+  r.wait(1ms);
+  r.reply(data(1, 512));
+  r.wait(1ms);
+  r.reply(data(2, 512));  // DATA 2 before the ACK of DATA 1: one finding
+  ASSERT_EQ(r.engine.finding_count(), 1u);
+  ASSERT_EQ(r.engine.findings_from(0).size(), 1u);
+  EXPECT_EQ(r.engine.findings_from(0)[0].id, r.engine.findings()[0].id);
+  EXPECT_TRUE(r.engine.findings_from(1).empty());
+  EXPECT_TRUE(r.engine.findings_from(7).empty());  // past the end: none, not a crash
+  const auto all = r.engine.finish();
+  ASSERT_GE(all.size(), 1u);
+  const auto since = r.engine.findings_from(1);
+  ASSERT_EQ(since.size(), all.size() - 1);
+  for (size_t i = 0; i < since.size(); ++i) EXPECT_EQ(since[i].id, all[i + 1].id);
+}
+
 }  // namespace
 }  // namespace tftp::check

@@ -145,7 +145,7 @@ struct Analyzer::State {
   void count(Live& t, const check::Observation& o, std::span<const uint8_t> payload);
   void on_data(Live& t, const proto::Data& d);
   void on_ack(Live& t, const proto::Ack& a);
-  void map_findings(Live& t, const std::vector<check::Finding>& all);
+  void map_findings(Live& t);
   void close(size_t id, std::string reason);
   void unanswered(Pending&& p);
   void sweep(Instant now);
@@ -304,7 +304,7 @@ void Analyzer::State::feed(Live& t, const check::Observation& o, uint64_t frame)
   ++stats.tftp_datagrams;
   t.engine.observe(o);
   t.frames.push(frame);
-  if (t.engine.finding_count() > t.findings_mapped) map_findings(t, t.engine.findings());
+  if (t.engine.finding_count() > t.findings_mapped) map_findings(t);
   t.last_at = o.at;
   t.log.end = o.at;
   t.log.last_frame = frame;
@@ -313,15 +313,16 @@ void Analyzer::State::feed(Live& t, const check::Observation& o, uint64_t frame)
   listener.on_datagram(t.log, o, frame);
 }
 
-void Analyzer::State::map_findings(Live& t, const std::vector<check::Finding>& all) {
-  for (size_t i = t.findings_mapped; i < all.size(); ++i) {
-    FindingLog f{all[i], {}};
+// Only the findings since the last call (not a copy of them all after each datagram).
+void Analyzer::State::map_findings(Live& t) {
+  for (const auto& finding : t.engine.findings_from(t.findings_mapped)) {
+    FindingLog f{finding, {}};
     for (size_t index : f.finding.evidence) {
       if (auto frame = t.frames.frame(index)) f.frames.push_back(*frame);
     }
     t.log.findings.push_back(std::move(f));
   }
-  t.findings_mapped = all.size();
+  t.findings_mapped = t.engine.finding_count();
 }
 
 void Analyzer::State::count(Live& t, const check::Observation& o, std::span<const uint8_t> payload) {
@@ -386,7 +387,8 @@ void Analyzer::State::close(size_t id, std::string reason) {
   auto it = live.find(id);
   if (it == live.end()) return;
   Live& t = *it->second;
-  map_findings(t, t.engine.finish());
+  t.engine.finish();  // its end-of-transfer findings join the others: mapped below
+  map_findings(t);
   TransferLog& log = t.log;
   log.content_complete = t.final_block.has_value() && !t.gap;
   if (log.outcome == Outcome::kIncomplete) {

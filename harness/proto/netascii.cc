@@ -1,6 +1,6 @@
 #include "proto/netascii.h"
 
-#include <array>
+#include <algorithm>
 #include <cstring>
 
 namespace tftp::proto {
@@ -9,15 +9,6 @@ namespace {
 constexpr uint8_t kCr = '\r';
 constexpr uint8_t kLf = '\n';
 constexpr uint8_t kNul = 0;
-
-// The bytes the encoder turns into two (LF -> CR LF, CR -> CR NUL). A table, so that the
-// common byte costs one lookup: every netascii transfer passes each byte through here.
-constexpr auto kBecomesPair = [] {
-  std::array<bool, 256> t{};
-  t[kLf] = true;
-  t[kCr] = true;
-  return t;
-}();
 
 // Occurrences of `c`, found by memchr: text is mostly runs without it.
 uint64_t count_byte(std::span<const uint8_t> bytes, uint8_t c) {
@@ -44,12 +35,27 @@ NetasciiEncoder::Progress NetasciiEncoder::encode(std::span<const uint8_t> in, s
   }
   const uint8_t* src = in.data();
   const uint8_t* const src_end = src + in.size();
-  while (src != src_end && dst != dst_end) {
-    const uint8_t c = *src++;
-    if (!kBecomesPair[c]) {
-      *dst++ = c;
-      continue;
+  // The next LF and CR at or after `src` (src_end: none left), each found by memchr once and
+  // looked for again only after it is passed: text is mostly runs without either, copied
+  // whole, and no byte is scanned twice for the same character however the two interleave.
+  const uint8_t* next_lf = nullptr;
+  const uint8_t* next_cr = nullptr;
+  const auto next = [&](const uint8_t*& cached, uint8_t c) {
+    if (cached == nullptr || cached < src) {
+      const auto* hit = static_cast<const uint8_t*>(std::memchr(src, c, static_cast<size_t>(src_end - src)));
+      cached = hit ? hit : src_end;
     }
+    return cached;
+  };
+  while (src != src_end && dst != dst_end) {
+    const size_t room = std::min(static_cast<size_t>(src_end - src), static_cast<size_t>(dst_end - dst));
+    const uint8_t* const stop = std::min({next(next_lf, kLf), next(next_cr, kCr), src + room});
+    const auto run = static_cast<size_t>(stop - src);
+    std::memcpy(dst, src, run);
+    src += run;
+    dst += run;
+    if (src == src_end || dst == dst_end) break;
+    const uint8_t c = *src++;  // an LF or a CR: it becomes a pair
     *dst++ = kCr;
     const uint8_t second = (c == kLf) ? kLf : kNul;
     if (dst == dst_end) {
