@@ -89,17 +89,10 @@ TransferState* RuleEngine::State::find_pair(const Address& client, const Address
 // A superseded transfer gets no more datagrams (find_pair names the newest); judge_end still
 // reads its last block and that block's ACK (check_missing_final) and its counters.
 void RuleEngine::State::compact(TransferState& t) {
-  auto keep_only = [](auto& map, auto key) {
-    auto it = map.find(key);
-    if (it == map.end()) return map.clear();
-    auto node = map.extract(it);
-    map.clear();
-    map.insert(std::move(node));
-  };
-  keep_only(t.blocks, t.highest);
-  keep_only(t.acks, t.highest);
-  t.client_data.clear();
-  t.server_acks.clear();
+  t.blocks.keep_only(t.highest);
+  t.acks.keep_only(t.highest);
+  t.client_data.release();
+  t.server_acks.release();
   t.request.options.clear();
   t.request.options.shrink_to_fit();
   t.request.bytes.clear();
@@ -107,14 +100,11 @@ void RuleEngine::State::compact(TransferState& t) {
 }
 
 size_t RuleEngine::State::state_bytes() const {
-  // Node-based containers: an entry plus about 48 bytes of node and bucket overhead.
+  // Node-based containers (the hash maps): an entry plus about 48 bytes of node and bucket overhead.
   constexpr size_t kNode = 48;
   size_t n = transfers.capacity() * sizeof(TransferState) + strays.capacity() * sizeof(Stray);
   for (const auto& t : transfers) {
-    n += t.blocks.size() * (sizeof(std::pair<const uint64_t, SendRecord>) + kNode);
-    n += t.acks.size() * (sizeof(std::pair<const uint64_t, ClientRecord>) + kNode);
-    n += t.client_data.size() * (sizeof(std::pair<const uint16_t, ClientRecord>) + kNode);
-    n += t.server_acks.size() * (sizeof(std::pair<const uint16_t, SendRecord>) + kNode);
+    n += t.blocks.bytes() + t.acks.bytes() + t.client_data.bytes() + t.server_acks.bytes();
     n += t.retransmits.capacity() * (sizeof(std::pair<std::string, double>) + 16);
     n += t.retransmit_evidence.capacity() * sizeof(size_t);
     n += t.request.bytes.capacity() + t.request.filename.capacity() + t.client_error_packet.capacity() +
@@ -330,7 +320,7 @@ bool RuleEngine::State::fits(const TransferState& t, const proto::Packet& p) {
 
 TransferState* RuleEngine::State::bind(size_t index, ClientState& c, const proto::Packet& p) {
   const Observation& o = seen(index);
-  TransferState t(&pool);
+  TransferState t;
   t.id = transfers.size();
   t.client = o.to;
   t.server = o.from;

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <deque>
 #include <map>
-#include <memory_resource>
 #include <optional>
 #include <set>
 #include <span>
@@ -20,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "check/block_map.h"
 #include "check/rule_table.h"
 #include "check/rules.h"
 #include "common/address_pair.h"
@@ -119,16 +119,7 @@ struct Stray {
   bool answered = false;
 };
 
-// The per-block maps of every transfer of one engine take their nodes from the engine's pool
-// (RuleEngine::State::pool): a block recorded and pruned per datagram then costs no malloc
-// and free, and an engine's teardown releases them all at once.
-template <class Key, class Value>
-using BlockMap = std::pmr::map<Key, Value>;
-
 struct TransferState {
-  explicit TransferState(std::pmr::memory_resource* pool = std::pmr::get_default_resource())
-      : blocks(pool), acks(pool), client_data(pool), server_acks(pool) {}
-
   size_t id = 0;
   Address client;
   Address server;
@@ -222,11 +213,14 @@ struct Input {
 
 // The datagrams that reached one server address: all counted, the last kInputsKept kept.
 struct InputLog {
+  static constexpr size_t kFirstReserve = 128;
   size_t count = 0;
   std::vector<Input> recent;  // inputs count - recent.size() ... count - 1
 
   void push(Input in) {
     ++count;
+    // Most transfers are short: one allocation covers them, instead of growing 1, 2, 4, ...
+    if (recent.capacity() == 0) recent.reserve(kFirstReserve);
     recent.push_back(std::move(in));
     // Trimmed in batches so that a push costs O(1) on average.
     if (recent.size() >= 2 * kInputsKept) recent.erase(recent.begin(), recent.end() - kInputsKept);
@@ -291,8 +285,6 @@ struct RuleEngine::State {
   size_t current_index = 0;
   const Observation& seen(size_t index) const;
 
-  // Declared before the transfers whose maps draw on it (it must outlive them).
-  std::pmr::unsynchronized_pool_resource pool;
   Address listen;
   std::vector<Finding> out;
   std::set<std::string> reported;  // rule id + subject: each finding once

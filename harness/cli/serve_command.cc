@@ -29,7 +29,14 @@ struct ServeFlags {
   size_t max_blksize = proto::kMaxBlockSize;
   uint16_t max_windowsize = 64;
   double timeout = 1.0;
-  double min_timeout = 0.01;
+  // The adaptive timer's floor. Loopback and LAN round trips are well under a millisecond, but
+  // a client that is busy (a PXE ROM writing flash, a loaded host, one of 200 booting at once)
+  // answers late now and then; a 10 ms floor then resent DATA the client was about to ACK
+  // (24 spurious DATA in a 200-client boot storm on a loaded machine, bench/RESULTS.md), and
+  // with a client that has the Sorcerer's Apprentice bug each spurious copy doubles for the
+  // rest of the transfer. 200 ms is Linux TCP's minimum RTO for the same reason; it costs
+  // only when a datagram is really lost, and recovers still five times sooner than a 1 s timer.
+  double min_timeout = 0.2;
   int retries = 5;
   bool no_options = false;
   bool quiet = false;
@@ -139,8 +146,9 @@ void add_serve_command(CLI::App& app, Action& action) {
                   "'timeout' option (RFC 2349) fixes it for its transfer")
       ->check(CLI::Range(0.001, 255.0))->capture_default_str();
   cmd->add_option("--min-timeout", flags->min_timeout,
-                  "Floor of the adaptive timeout (smoothed round trip + 4 x its variance, RFC 6298); "
-                  "set it to --timeout for a fixed timer")
+                  "Floor of the adaptive timeout (smoothed round trip + 4 x its variance, RFC 6298). "
+                  "Lower it only for clients known to answer at once: a busy client that ACKs later than "
+                  "the floor gets DATA it did not need. Set it to --timeout for a fixed timer")
       ->check(CLI::Range(0.001, 255.0))->capture_default_str();
   cmd->add_option("--retries", flags->retries, "Retransmissions before a transfer is abandoned")
       ->check(CLI::Range(0, 100))->capture_default_str();

@@ -1,6 +1,7 @@
 #include "pcap/analyzer.h"
 
 #include <algorithm>
+#include <deque>
 #include <unordered_map>
 
 #include "common/address_pair.h"
@@ -129,6 +130,10 @@ struct Analyzer::State {
   std::unordered_map<Address, size_t> by_tid;                   // server TID (not a listen port): strays
   std::unordered_map<Address, Pending> pending;                 // by client address
   std::optional<Instant> next_sweep;
+  // Ids of transfers in the order they ended, some since closed: the eviction order when the
+  // live table is full (closing an ended transfer loses nothing), without scanning the table
+  // for each new transfer. Kept at most a few times the table's size (compact_ended).
+  std::deque<size_t> ended_order;
   check::Observation scratch;  // reused: one allocation for the bytes, not one per datagram
 
   bool forced(uint16_t port) const {
@@ -146,6 +151,9 @@ struct Analyzer::State {
   void on_data(Live& t, const proto::Data& d);
   void on_ack(Live& t, const proto::Ack& a);
   void map_findings(Live& t, const std::vector<check::Finding>& all);
+  void end(Live& t);
+  bool close_oldest_ended();
+  void compact_ended();
   void close(size_t id, std::string reason);
   void unanswered(Pending&& p);
   void sweep(Instant now);
@@ -253,18 +261,13 @@ void Analyzer::State::request(const Frame& f, const Datagram& d, const proto::Re
 }
 
 void Analyzer::State::confirm(const Frame& f, const Datagram& d, Pending&& p) {
-  if (live.size() >= limits.live_transfers) {
-    // The least recently active goes first, an ended one before any still running.
-    auto victim = std::min_element(live.begin(), live.end(), [](const auto& a, const auto& b) {
-      if (a.second->ended != b.second->ended) return a.second->ended;
-      return a.second->last_at < b.second->last_at;
-    });
-    if (victim->second->ended) {
-      close(victim->first, {});  // only lingering for late datagrams: nothing is lost
-    } else {
-      ++stats.transfers_evicted;
-      close(victim->first, "evicted: more than " + std::to_string(limits.live_transfers) + " transfers at once");
-    }
+  // The first to end goes first (it was only lingering for late datagrams: nothing is lost);
+  // with none ended, the least recently active.
+  if (live.size() >= limits.live_transfers && !close_oldest_ended()) {
+    auto victim = std::min_element(live.begin(), live.end(),
+                                   [](const auto& a, const auto& b) { return a.second->last_at < b.second->last_at; });
+    ++stats.transfers_evicted;
+    close(victim->first, "evicted: more than " + std::to_string(limits.live_transfers) + " transfers at once");
   }
   // A server reusing the TID of a transfer still lingering: the old one has ended.
   if (auto old = by_pair.find({p.client, d.from}); old != by_pair.end()) close(old->second, {});
@@ -346,7 +349,7 @@ void Analyzer::State::count(Live& t, const check::Observation& o, std::span<cons
   } else if (const auto* e = std::get_if<proto::ErrorPacket>(&*p); e != nullptr && !t.log.error) {
     t.log.error = TransferError{e->code, std::string(e->message), from_server};
     if (t.log.outcome != Outcome::kComplete) t.log.outcome = Outcome::kError;
-    t.ended = true;
+    end(t);
   }
 }
 
@@ -364,7 +367,7 @@ void Analyzer::State::on_data(Live& t, const proto::Data& d) {
   if (d.payload.size() < t.log.blksize) t.final_block = block;
   if (t.final_block && t.any_ack && t.log.blocks_acked >= *t.final_block && !t.log.error) {
     t.log.outcome = Outcome::kComplete;
-    t.ended = true;
+    end(t);
   }
 }
 
@@ -378,8 +381,32 @@ void Analyzer::State::on_ack(Live& t, const proto::Ack& a) {
   }
   if (t.final_block && t.log.blocks_acked >= *t.final_block && !t.log.error) {
     t.log.outcome = Outcome::kComplete;
-    t.ended = true;
+    end(t);
   }
+}
+
+void Analyzer::State::end(Live& t) {
+  if (t.ended) return;
+  t.ended = true;
+  ended_order.push_back(t.log.id);
+  if (ended_order.size() > 4 * limits.live_transfers) compact_ended();
+}
+
+bool Analyzer::State::close_oldest_ended() {
+  while (!ended_order.empty()) {
+    const size_t id = ended_order.front();
+    ended_order.pop_front();
+    if (auto it = live.find(id); it != live.end()) {
+      close(id, {});
+      return true;
+    }
+  }
+  return false;
+}
+
+// Drops the ids of transfers already closed (by a sweep, or replaced), keeping the order.
+void Analyzer::State::compact_ended() {
+  std::erase_if(ended_order, [this](size_t id) { return !live.contains(id); });
 }
 
 void Analyzer::State::close(size_t id, std::string reason) {
@@ -434,6 +461,7 @@ void Analyzer::State::sweep(Instant now) {
   for (size_t id : done) {
     close(id, "silent for " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limits.idle).count()) + " s");
   }
+  compact_ended();
   for (auto it = pending.begin(); it != pending.end();) {
     if (now - it->second.requests.back().at > limits.request_timeout) {
       unanswered(std::move(it->second));
