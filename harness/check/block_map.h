@@ -46,6 +46,7 @@ class BlockMap {
 
   // The entry for `k`, value-initialised if new (as std::map::operator[]).
   Value& operator[](Key k) {
+    if (entries_.capacity() == 0) entries_.reserve(kFirstReserve);  // not 1, 2, 4, ... for each transfer
     if (empty() || entries_.back().first < k) return entries_.emplace_back(k, Value{}).second;
     auto it = lower_bound(k);
     if (it != end() && it->first == k) return it->second;
@@ -86,6 +87,7 @@ class BlockMap {
   size_t bytes() const { return entries_.capacity() * sizeof(value_type); }
 
  private:
+  static constexpr size_t kFirstReserve = 32;
   static constexpr size_t kReclaimAfter = 32;
   static bool before(const value_type& e, Key k) { return e.first < k; }
 

@@ -95,7 +95,9 @@ TEST(BlockMap, BehavesLikeStdMap) {
       const auto o = oracle.lower_bound(k);
       const auto f = flat.lower_bound(k);
       ASSERT_EQ(o == oracle.end(), f == flat.end());
-      if (o != oracle.end()) ASSERT_EQ(o->first, f->first);
+      if (o != oracle.end()) {
+        ASSERT_EQ(o->first, f->first);
+      }
       ASSERT_EQ(flat.count(k), oracle.count(k));
     }
     if (step % 997 == 0) expect_same(flat, oracle);

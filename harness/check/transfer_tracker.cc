@@ -29,16 +29,31 @@ void RuleEngine::State::report(const RuleSpec& rule, const TransferState& t, std
   report(rule, "transfer " + std::to_string(t.id), label(t) + ": " + message, std::move(evidence));
 }
 
-size_t RuleEngine::State::input_mark(const Address& server) const {
+const InputLog* RuleEngine::State::find_inputs(const Address& server) const {
+  if (last_inputs != nullptr && last_inputs_server == server) return last_inputs;
   auto it = inputs.find(server);
-  return it == inputs.end() ? 0 : it->second.count;
+  if (it == inputs.end()) return nullptr;
+  last_inputs_server = server;
+  last_inputs = &it->second;  // stays valid: entries of an unordered_map do not move, and none is erased
+  return last_inputs;
+}
+
+InputLog& RuleEngine::State::inputs_of(const Address& server) {
+  // const_cast is sound: the log is an element of this (non-const) engine's own map.
+  if (const InputLog* known = find_inputs(server)) return const_cast<InputLog&>(*known);
+  return inputs[server];
+}
+
+size_t RuleEngine::State::input_mark(const Address& server) const {
+  const InputLog* log = find_inputs(server);
+  return log == nullptr ? 0 : log->count;
 }
 
 // The datagrams that reached `server` from mark `from` on.
 InputsSince RuleEngine::State::inputs_since(const Address& server, size_t from) const {
-  auto it = inputs.find(server);
-  if (it == inputs.end() || from >= it->second.count) return {};
-  const InputLog& log = it->second;
+  const InputLog* found = find_inputs(server);
+  if (found == nullptr || from >= found->count) return {};
+  const InputLog& log = *found;
   const size_t first_kept = log.count - log.recent.size();
   if (from < first_kept) return {std::span<const Input>(log.recent), false};
   return {std::span<const Input>(log.recent).subspan(from - first_kept), true};
@@ -82,8 +97,13 @@ bool RuleEngine::State::too_soon_for_timer(const TransferState& t, Duration gap,
 }
 
 TransferState* RuleEngine::State::find_pair(const Address& client, const Address& server) {
+  if (last_pair && last_pair_client == client && last_pair_server == server) return &transfers[*last_pair];
   auto it = by_pair.find(PairRef{client, server});
-  return it == by_pair.end() ? nullptr : &transfers[it->second];
+  if (it == by_pair.end()) return nullptr;
+  last_pair_client = client;
+  last_pair_server = server;
+  last_pair = it->second;
+  return &transfers[it->second];
 }
 
 // A superseded transfer gets no more datagrams (find_pair names the newest); judge_end still
@@ -180,7 +200,7 @@ void RuleEngine::State::on_client(size_t index) {
   const auto* ack = packet ? std::get_if<proto::Ack>(&*packet) : nullptr;
   Input input{index, o.at, o.from, ack ? std::optional<uint16_t>(ack->block) : std::nullopt, false, std::nullopt};
   if (o.to == listen) {
-    inputs[listen].push(std::move(input));
+    inputs_of(listen).push(std::move(input));
     if (packet) {
       if (const auto* r = std::get_if<proto::Request>(&*packet)) return on_request(index, *r);
     }
@@ -200,7 +220,7 @@ void RuleEngine::State::on_client(size_t index) {
     strays_by_pair[{o.from, o.to}].push_back(strays.size());
     strays.push_back(Stray{index, o.at, o.from, o.to, summarize(o.bytes), packet && is_error(*packet), server->second.back()});
   }
-  inputs[o.to].push(std::move(input));
+  inputs_of(o.to).push(std::move(input));
   if (t) client_on_transfer(*t, index, packet);
 }
 
@@ -331,6 +351,7 @@ TransferState* RuleEngine::State::bind(size_t index, ClientState& c, const proto
   transfers.push_back(std::move(t));
   TransferState& bound = transfers.back();
   by_pair[{bound.client, bound.server}] = bound.id;
+  last_pair.reset();
   by_server[bound.server].push_back(bound.id);
   if (o.from == listen && !is_error(p)) {
     // An ERROR refusing a request from port 69 opens no connection; a transfer served from

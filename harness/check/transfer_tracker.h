@@ -292,7 +292,14 @@ struct RuleEngine::State {
   PairMap<size_t> by_pair;                                     // (client, server TID) -> latest transfer
   std::unordered_map<Address, std::vector<size_t>> by_server;  // server TID -> its transfers, in order
   std::unordered_map<Address, ClientState> clients;
-  std::unordered_map<Address, InputLog> inputs;  // the datagrams sent to each server address
+  std::unordered_map<Address, InputLog> inputs;  // the datagrams sent to each server address (never erased)
+  // Lookup memories (find_inputs, find_pair): a hash lookup of an address per step was a
+  // tenth of a capture's analysis.
+  mutable Address last_inputs_server;
+  mutable const InputLog* last_inputs = nullptr;
+  Address last_pair_client;
+  Address last_pair_server;
+  std::optional<size_t> last_pair;  // nullopt: nothing remembered
   std::vector<Stray> strays;                    // the first kStraysKept
   PairMap<std::vector<size_t>> strays_by_pair;  // (stray, server TID) -> strays
   std::optional<Duration> min_timer;  // shortest timer-driven retransmission interval seen
@@ -311,6 +318,10 @@ struct RuleEngine::State {
               std::string_view detail = {});
   void report(const RuleSpec& rule, const TransferState& t, std::string message, std::vector<size_t> evidence);
 
+  // The log of the datagrams sent to `server`: nullptr if none yet / created if none yet.
+  // The last one looked up is remembered: most datagrams go where the previous one went.
+  const InputLog* find_inputs(const Address& server) const;
+  InputLog& inputs_of(const Address& server);
   size_t input_mark(const Address& server) const;
   // The datagrams that reached `server` from mark `from` on.
   InputsSince inputs_since(const Address& server, size_t from) const;
@@ -319,6 +330,8 @@ struct RuleEngine::State {
   // timer-driven retransmission seen, else an assumed floor. `why` says which.
   Duration timer_floor(const TransferState& t, std::string* why) const;
 
+  // The newest transfer of (client, server TID). The last pair looked up is remembered
+  // (forgotten when bind() changes by_pair).
   TransferState* find_pair(const Address& client, const Address& server);
   // Drops what a transfer superseded by a new one with the same pair no longer needs.
   static void compact(TransferState& t);

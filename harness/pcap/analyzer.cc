@@ -1,6 +1,7 @@
 #include "pcap/analyzer.h"
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <unordered_map>
 
@@ -41,16 +42,17 @@ class FrameMap {
   void push(uint64_t frame) {
     if (head_.size() < kHead) {
       head_.push_back(frame);
+    } else if (tail_.size() < kTail) {
+      tail_.push_back(frame);  // grows with the transfer: most are short
     } else {
-      if (tail_.size() < kTail) tail_.resize(kTail);
-      tail_[count_ % kTail] = frame;
+      tail_[(count_ - kHead) % kTail] = frame;
     }
     ++count_;
   }
   std::optional<uint64_t> frame(size_t index) const {
     if (index < head_.size()) return head_[index];
     if (index >= count_ || count_ - index > kTail || index < kHead) return std::nullopt;
-    return tail_[index % kTail];
+    return tail_[(index - kHead) % kTail];
   }
   size_t bytes() const { return (head_.capacity() + tail_.capacity()) * sizeof(uint64_t); }
 
@@ -129,6 +131,21 @@ struct Analyzer::State {
   PairMap<size_t> by_request;                                   // (client, listen): repeats of its request
   std::unordered_map<Address, size_t> by_tid;                   // server TID (not a listen port): strays
   std::unordered_map<Address, Pending> pending;                 // by client address
+  // The last two lookups of by_pair and their answers (a transfer's two directions, mostly):
+  // consecutive datagrams tend to belong to one transfer, and a hash lookup of two addresses
+  // was the analysis's most expensive step after reading. Forgotten whenever by_pair changes.
+  struct PairLookup {
+    Address client;
+    Address server;
+    size_t id = 0;
+    Live* transfer = nullptr;  // nullptr: no such pair
+  };
+  std::array<PairLookup, 2> recent_lookups;
+  size_t recent_count = 0;
+  size_t recent_next = 0;
+  std::pair<size_t, Live*> transfer_of(const Address& client, const Address& server);
+  void forget_lookups() { recent_count = 0; }
+
   std::optional<Instant> next_sweep;
   // Ids of transfers in the order they ended, some since closed: the eviction order when the
   // live table is full (closing an ended transfer loses nothing), without scanning the table
@@ -181,19 +198,18 @@ void Analyzer::State::add(const Frame& f) {
 void Analyzer::State::datagram(const Frame& f, const Datagram& d) {
   const auto parsed = proto::parse(d.payload, proto::Strictness::kLenient);
   const auto* req = parsed ? std::get_if<proto::Request>(&*parsed) : nullptr;
-  if (auto it = by_pair.find(PairRef{d.from, d.to}); it != by_pair.end()) {
-    Live& t = *live.at(it->second);
+  if (auto [id, t] = transfer_of(d.from, d.to); t != nullptr) {
     // A server answering from its listen port: the client's next request on the same ports
     // starts a new transfer once this one has ended.
-    if (!(t.ended && req != nullptr && d.to == t.log.listen)) {
-      if (req != nullptr && d.to == t.log.listen) ++t.log.request_retransmissions;
-      feed(t, f, d.from, d.to, d.payload, check::Direction::kToTarget);
+    if (!(t->ended && req != nullptr && d.to == t->log.listen)) {
+      if (req != nullptr && d.to == t->log.listen) ++t->log.request_retransmissions;
+      feed(*t, f, d.from, d.to, d.payload, check::Direction::kToTarget);
       return;
     }
-    close(it->second, {});
+    close(id, {});
   }
-  if (auto it = by_pair.find(PairRef{d.to, d.from}); it != by_pair.end()) {
-    feed(*live.at(it->second), f, d.from, d.to, d.payload, check::Direction::kFromTarget);
+  if (auto [id, t] = transfer_of(d.to, d.from); t != nullptr) {
+    feed(*t, f, d.from, d.to, d.payload, check::Direction::kFromTarget);
     return;
   }
   if (auto it = pending.find(d.to); it != pending.end() && d.from.same_host(it->second.listen) && parsed &&
@@ -227,6 +243,23 @@ void Analyzer::State::datagram(const Frame& f, const Datagram& d) {
     return;
   }
   ++stats.not_tftp;
+}
+
+// by_pair.find, remembered (see recent_lookups).
+std::pair<size_t, Live*> Analyzer::State::transfer_of(const Address& client, const Address& server) {
+  for (size_t i = 0; i < recent_count; ++i) {
+    const PairLookup& l = recent_lookups[i];
+    if (l.client == client && l.server == server) return {l.id, l.transfer};
+  }
+  PairLookup l{client, server, 0, nullptr};
+  if (auto it = by_pair.find(PairRef{client, server}); it != by_pair.end()) {
+    l.id = it->second;
+    l.transfer = live.at(it->second).get();
+  }
+  recent_lookups[recent_next] = l;
+  recent_next = (recent_next + 1) % recent_lookups.size();
+  recent_count = std::min(recent_count + 1, recent_lookups.size());
+  return {l.id, l.transfer};
 }
 
 void Analyzer::State::request(const Frame& f, const Datagram& d, const proto::Request& r) {
@@ -285,6 +318,7 @@ void Analyzer::State::confirm(const Frame& f, const Datagram& d, Pending&& p) {
   stats.peak_live_transfers = std::max(stats.peak_live_transfers, live.size());
   ++stats.transfers;
   by_pair[{p.client, d.from}] = id;
+  forget_lookups();
   by_request[{p.client, p.listen}] = id;
   if (d.from != p.listen) by_tid[d.from] = id;
   for (size_t i = 0; i < p.requests.size(); ++i) {
@@ -426,6 +460,7 @@ void Analyzer::State::close(size_t id, std::string reason) {
     log.reason += std::string(log.reason.empty() ? "" : "; ") + "blocks missing from the capture";
   }
   if (auto p = by_pair.find({log.client, log.server}); p != by_pair.end() && p->second == id) by_pair.erase(p);
+  forget_lookups();  // the Live they point to is about to go
   if (auto r = by_request.find({log.client, log.listen}); r != by_request.end() && r->second == id) by_request.erase(r);
   if (auto s = by_tid.find(log.server); s != by_tid.end() && s->second == id) by_tid.erase(s);
   TransferLog out = std::move(log);
