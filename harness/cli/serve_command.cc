@@ -29,14 +29,7 @@ struct ServeFlags {
   size_t max_blksize = proto::kMaxBlockSize;
   uint16_t max_windowsize = 64;
   double timeout = 1.0;
-  // The adaptive timer's floor. Loopback and LAN round trips are well under a millisecond, but
-  // a client that is busy (a PXE ROM writing flash, a loaded host, one of 200 booting at once)
-  // answers late now and then; a 10 ms floor then resent DATA the client was about to ACK
-  // (24 spurious DATA in a 200-client boot storm on a loaded machine, bench/RESULTS.md), and
-  // with a client that has the Sorcerer's Apprentice bug each spurious copy doubles for the
-  // rest of the transfer. 200 ms is Linux TCP's minimum RTO for the same reason; it costs
-  // only when a datagram is really lost, and recovers still five times sooner than a 1 s timer.
-  double min_timeout = 0.2;
+  double min_timeout = std::chrono::duration<double>(engine::RetransmitPolicy{}.min).count();  // why: its comment
   int retries = 5;
   bool no_options = false;
   bool quiet = false;
