@@ -29,16 +29,31 @@ void RuleEngine::State::report(const RuleSpec& rule, const TransferState& t, std
   report(rule, "transfer " + std::to_string(t.id), label(t) + ": " + message, std::move(evidence));
 }
 
-size_t RuleEngine::State::input_mark(const Address& server) const {
+const InputLog* RuleEngine::State::find_inputs(const Address& server) const {
+  if (last_inputs != nullptr && last_inputs_server == server) return last_inputs;
   auto it = inputs.find(server);
-  return it == inputs.end() ? 0 : it->second.count;
+  if (it == inputs.end()) return nullptr;
+  last_inputs_server = server;
+  last_inputs = &it->second;  // stays valid: entries of an unordered_map do not move, and none is erased
+  return last_inputs;
+}
+
+InputLog& RuleEngine::State::inputs_of(const Address& server) {
+  // const_cast is sound: the log is an element of this (non-const) engine's own map.
+  if (const InputLog* known = find_inputs(server)) return const_cast<InputLog&>(*known);
+  return inputs[server];
+}
+
+size_t RuleEngine::State::input_mark(const Address& server) const {
+  const InputLog* log = find_inputs(server);
+  return log == nullptr ? 0 : log->count;
 }
 
 // The datagrams that reached `server` from mark `from` on.
 InputsSince RuleEngine::State::inputs_since(const Address& server, size_t from) const {
-  auto it = inputs.find(server);
-  if (it == inputs.end() || from >= it->second.count) return {};
-  const InputLog& log = it->second;
+  const InputLog* found = find_inputs(server);
+  if (found == nullptr || from >= found->count) return {};
+  const InputLog& log = *found;
   const size_t first_kept = log.count - log.recent.size();
   if (from < first_kept) return {std::span<const Input>(log.recent), false};
   return {std::span<const Input>(log.recent).subspan(from - first_kept), true};
@@ -82,24 +97,22 @@ bool RuleEngine::State::too_soon_for_timer(const TransferState& t, Duration gap,
 }
 
 TransferState* RuleEngine::State::find_pair(const Address& client, const Address& server) {
+  if (last_pair && last_pair_client == client && last_pair_server == server) return &transfers[*last_pair];
   auto it = by_pair.find(PairRef{client, server});
-  return it == by_pair.end() ? nullptr : &transfers[it->second];
+  if (it == by_pair.end()) return nullptr;
+  last_pair_client = client;
+  last_pair_server = server;
+  last_pair = it->second;
+  return &transfers[it->second];
 }
 
 // A superseded transfer gets no more datagrams (find_pair names the newest); judge_end still
 // reads its last block and that block's ACK (check_missing_final) and its counters.
 void RuleEngine::State::compact(TransferState& t) {
-  auto keep_only = [](auto& map, auto key) {
-    auto it = map.find(key);
-    if (it == map.end()) return map.clear();
-    auto node = map.extract(it);
-    map.clear();
-    map.insert(std::move(node));
-  };
-  keep_only(t.blocks, t.highest);
-  keep_only(t.acks, t.highest);
-  t.client_data.clear();
-  t.server_acks.clear();
+  t.blocks.keep_only(t.highest);
+  t.acks.keep_only(t.highest);
+  t.client_data.release();
+  t.server_acks.release();
   t.request.options.clear();
   t.request.options.shrink_to_fit();
   t.request.bytes.clear();
@@ -107,14 +120,11 @@ void RuleEngine::State::compact(TransferState& t) {
 }
 
 size_t RuleEngine::State::state_bytes() const {
-  // Node-based containers: an entry plus about 48 bytes of node and bucket overhead.
+  // Node-based containers (the hash maps): an entry plus about 48 bytes of node and bucket overhead.
   constexpr size_t kNode = 48;
   size_t n = transfers.capacity() * sizeof(TransferState) + strays.capacity() * sizeof(Stray);
   for (const auto& t : transfers) {
-    n += t.blocks.size() * (sizeof(std::pair<const uint64_t, SendRecord>) + kNode);
-    n += t.acks.size() * (sizeof(std::pair<const uint64_t, ClientRecord>) + kNode);
-    n += t.client_data.size() * (sizeof(std::pair<const uint16_t, ClientRecord>) + kNode);
-    n += t.server_acks.size() * (sizeof(std::pair<const uint16_t, SendRecord>) + kNode);
+    n += t.blocks.bytes() + t.acks.bytes() + t.client_data.bytes() + t.server_acks.bytes();
     n += t.retransmits.capacity() * (sizeof(std::pair<std::string, double>) + 16);
     n += t.retransmit_evidence.capacity() * sizeof(size_t);
     n += t.request.bytes.capacity() + t.request.filename.capacity() + t.client_error_packet.capacity() +
@@ -190,7 +200,7 @@ void RuleEngine::State::on_client(size_t index) {
   const auto* ack = packet ? std::get_if<proto::Ack>(&*packet) : nullptr;
   Input input{index, o.at, o.from, ack ? std::optional<uint16_t>(ack->block) : std::nullopt, false, std::nullopt};
   if (o.to == listen) {
-    inputs[listen].push(std::move(input));
+    inputs_of(listen).push(std::move(input));
     if (packet) {
       if (const auto* r = std::get_if<proto::Request>(&*packet)) return on_request(index, *r);
     }
@@ -210,7 +220,7 @@ void RuleEngine::State::on_client(size_t index) {
     strays_by_pair[{o.from, o.to}].push_back(strays.size());
     strays.push_back(Stray{index, o.at, o.from, o.to, summarize(o.bytes), packet && is_error(*packet), server->second.back()});
   }
-  inputs[o.to].push(std::move(input));
+  inputs_of(o.to).push(std::move(input));
   if (t) client_on_transfer(*t, index, packet);
 }
 
@@ -330,7 +340,7 @@ bool RuleEngine::State::fits(const TransferState& t, const proto::Packet& p) {
 
 TransferState* RuleEngine::State::bind(size_t index, ClientState& c, const proto::Packet& p) {
   const Observation& o = seen(index);
-  TransferState t(&pool);
+  TransferState t;
   t.id = transfers.size();
   t.client = o.to;
   t.server = o.from;
@@ -341,6 +351,7 @@ TransferState* RuleEngine::State::bind(size_t index, ClientState& c, const proto
   transfers.push_back(std::move(t));
   TransferState& bound = transfers.back();
   by_pair[{bound.client, bound.server}] = bound.id;
+  last_pair.reset();
   by_server[bound.server].push_back(bound.id);
   if (o.from == listen && !is_error(p)) {
     // An ERROR refusing a request from port 69 opens no connection; a transfer served from

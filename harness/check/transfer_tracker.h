@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <deque>
 #include <map>
-#include <memory_resource>
 #include <optional>
 #include <set>
 #include <span>
@@ -20,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "check/block_map.h"
 #include "check/rule_table.h"
 #include "check/rules.h"
 #include "common/address_pair.h"
@@ -119,16 +119,7 @@ struct Stray {
   bool answered = false;
 };
 
-// The per-block maps of every transfer of one engine take their nodes from the engine's pool
-// (RuleEngine::State::pool): a block recorded and pruned per datagram then costs no malloc
-// and free, and an engine's teardown releases them all at once.
-template <class Key, class Value>
-using BlockMap = std::pmr::map<Key, Value>;
-
 struct TransferState {
-  explicit TransferState(std::pmr::memory_resource* pool = std::pmr::get_default_resource())
-      : blocks(pool), acks(pool), client_data(pool), server_acks(pool) {}
-
   size_t id = 0;
   Address client;
   Address server;
@@ -222,11 +213,14 @@ struct Input {
 
 // The datagrams that reached one server address: all counted, the last kInputsKept kept.
 struct InputLog {
+  static constexpr size_t kFirstReserve = 128;
   size_t count = 0;
   std::vector<Input> recent;  // inputs count - recent.size() ... count - 1
 
   void push(Input in) {
     ++count;
+    // Most transfers are short: one allocation covers them, instead of growing 1, 2, 4, ...
+    if (recent.capacity() == 0) recent.reserve(kFirstReserve);
     recent.push_back(std::move(in));
     // Trimmed in batches so that a push costs O(1) on average.
     if (recent.size() >= 2 * kInputsKept) recent.erase(recent.begin(), recent.end() - kInputsKept);
@@ -291,8 +285,6 @@ struct RuleEngine::State {
   size_t current_index = 0;
   const Observation& seen(size_t index) const;
 
-  // Declared before the transfers whose maps draw on it (it must outlive them).
-  std::pmr::unsynchronized_pool_resource pool;
   Address listen;
   std::vector<Finding> out;
   std::set<std::string> reported;  // rule id + subject: each finding once
@@ -300,7 +292,14 @@ struct RuleEngine::State {
   PairMap<size_t> by_pair;                                     // (client, server TID) -> latest transfer
   std::unordered_map<Address, std::vector<size_t>> by_server;  // server TID -> its transfers, in order
   std::unordered_map<Address, ClientState> clients;
-  std::unordered_map<Address, InputLog> inputs;  // the datagrams sent to each server address
+  std::unordered_map<Address, InputLog> inputs;  // the datagrams sent to each server address (never erased)
+  // Lookup memories (find_inputs, find_pair): a hash lookup of an address per step was a
+  // tenth of a capture's analysis.
+  mutable Address last_inputs_server;
+  mutable const InputLog* last_inputs = nullptr;
+  Address last_pair_client;
+  Address last_pair_server;
+  std::optional<size_t> last_pair;  // nullopt: nothing remembered
   std::vector<Stray> strays;                    // the first kStraysKept
   PairMap<std::vector<size_t>> strays_by_pair;  // (stray, server TID) -> strays
   std::optional<Duration> min_timer;  // shortest timer-driven retransmission interval seen
@@ -319,6 +318,10 @@ struct RuleEngine::State {
               std::string_view detail = {});
   void report(const RuleSpec& rule, const TransferState& t, std::string message, std::vector<size_t> evidence);
 
+  // The log of the datagrams sent to `server`: nullptr if none yet / created if none yet.
+  // The last one looked up is remembered: most datagrams go where the previous one went.
+  const InputLog* find_inputs(const Address& server) const;
+  InputLog& inputs_of(const Address& server);
   size_t input_mark(const Address& server) const;
   // The datagrams that reached `server` from mark `from` on.
   InputsSince inputs_since(const Address& server, size_t from) const;
@@ -327,6 +330,8 @@ struct RuleEngine::State {
   // timer-driven retransmission seen, else an assumed floor. `why` says which.
   Duration timer_floor(const TransferState& t, std::string* why) const;
 
+  // The newest transfer of (client, server TID). The last pair looked up is remembered
+  // (forgotten when bind() changes by_pair).
   TransferState* find_pair(const Address& client, const Address& server);
   // Drops what a transfer superseded by a new one with the same pair no longer needs.
   static void compact(TransferState& t);

@@ -29,7 +29,7 @@ struct ServeFlags {
   size_t max_blksize = proto::kMaxBlockSize;
   uint16_t max_windowsize = 64;
   double timeout = 1.0;
-  double min_timeout = 0.01;
+  double min_timeout = std::chrono::duration<double>(engine::RetransmitPolicy{}.min).count();  // why: its comment
   int retries = 5;
   bool no_options = false;
   bool quiet = false;
@@ -139,8 +139,9 @@ void add_serve_command(CLI::App& app, Action& action) {
                   "'timeout' option (RFC 2349) fixes it for its transfer")
       ->check(CLI::Range(0.001, 255.0))->capture_default_str();
   cmd->add_option("--min-timeout", flags->min_timeout,
-                  "Floor of the adaptive timeout (smoothed round trip + 4 x its variance, RFC 6298); "
-                  "set it to --timeout for a fixed timer")
+                  "Floor of the adaptive timeout (smoothed round trip + 4 x its variance, RFC 6298). "
+                  "Lower it only for clients known to answer at once: a busy client that ACKs later than "
+                  "the floor gets DATA it did not need. Set it to --timeout for a fixed timer")
       ->check(CLI::Range(0.001, 255.0))->capture_default_str();
   cmd->add_option("--retries", flags->retries, "Retransmissions before a transfer is abandoned")
       ->check(CLI::Range(0, 100))->capture_default_str();

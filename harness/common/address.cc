@@ -8,20 +8,19 @@
 
 namespace tftp {
 
-Address::Address() { storage_.ss_family = AF_UNSPEC; }
-
 Address Address::from_sockaddr(const sockaddr* sa, socklen_t len) {
   Address a;
-  std::memcpy(&a.storage_, sa, std::min<size_t>(len, sizeof(a.storage_)));
+  // Only the IP families are kept: anything else (or a truncated one) stays unspecified.
+  if (len >= sizeof(sockaddr_in) && sa->sa_family == AF_INET) std::memcpy(&a.storage_.v4, sa, sizeof(sockaddr_in));
+  if (len >= sizeof(sockaddr_in6) && sa->sa_family == AF_INET6) std::memcpy(&a.storage_.v6, sa, sizeof(sockaddr_in6));
   return a;
 }
 
 Address Address::ipv4(uint32_t host_order_addr, uint16_t port) {
   Address a;
-  auto* in = reinterpret_cast<sockaddr_in*>(&a.storage_);
-  in->sin_family = AF_INET;
-  in->sin_addr.s_addr = htonl(host_order_addr);
-  in->sin_port = htons(port);
+  a.storage_.v4.sin_family = AF_INET;
+  a.storage_.v4.sin_addr.s_addr = htonl(host_order_addr);
+  a.storage_.v4.sin_port = htons(port);
   return a;
 }
 
@@ -78,16 +77,10 @@ Result<Address> Address::parse(std::string_view text, uint16_t default_port) {
   return a.with_port(port);
 }
 
-uint16_t Address::port() const {
-  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
-  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
-  return 0;
-}
-
 Address Address::with_port(uint16_t port) const {
   Address a = *this;
-  if (family() == AF_INET) reinterpret_cast<sockaddr_in*>(&a.storage_)->sin_port = htons(port);
-  if (family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&a.storage_)->sin6_port = htons(port);
+  if (family() == AF_INET) a.storage_.v4.sin_port = htons(port);
+  if (family() == AF_INET6) a.storage_.v6.sin6_port = htons(port);
   return a;
 }
 
@@ -98,15 +91,15 @@ bool Address::same_host(const Address& other) const {
 socklen_t Address::sockaddr_len() const {
   if (family() == AF_INET) return sizeof(sockaddr_in);
   if (family() == AF_INET6) return sizeof(sockaddr_in6);
-  return sizeof(sockaddr_storage);
+  return sizeof(storage_);
 }
 
 std::string Address::host_string() const {
   char buf[INET6_ADDRSTRLEN] = {};
   if (family() == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
+    inet_ntop(AF_INET, &storage_.v4.sin_addr, buf, sizeof buf);
   } else if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf, sizeof buf);
+    inet_ntop(AF_INET6, &storage_.v6.sin6_addr, buf, sizeof buf);
   } else {
     return "unspecified";
   }
@@ -118,39 +111,10 @@ std::string Address::to_string() const {
   return host_string() + ":" + std::to_string(port());
 }
 
-bool operator==(const Address& a, const Address& b) {
-  if (a.family() != b.family()) return false;
-  if (a.family() == AF_INET) {
-    const auto* x = reinterpret_cast<const sockaddr_in*>(&a.storage_);
-    const auto* y = reinterpret_cast<const sockaddr_in*>(&b.storage_);
-    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-  }
-  if (a.family() == AF_INET6) {
-    const auto* x = reinterpret_cast<const sockaddr_in6*>(&a.storage_);
-    const auto* y = reinterpret_cast<const sockaddr_in6*>(&b.storage_);
-    return x->sin6_port == y->sin6_port &&
-           std::memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(in6_addr)) == 0 &&
-           x->sin6_scope_id == y->sin6_scope_id;
-  }
-  return a.family() == AF_UNSPEC;
-}
-
 bool operator<(const Address& a, const Address& b) {
   if (a.family() != b.family()) return a.family() < b.family();
   if (a.port() != b.port()) return a.port() < b.port();
   return a.host_string() < b.host_string();
-}
-
-size_t Address::hash() const {
-  size_t h = std::hash<int>{}(family()) * 31 + port();
-  if (family() == AF_INET) {
-    h = h * 1000003u ^ reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr.s_addr;
-  } else if (family() == AF_INET6) {
-    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&storage_);
-    h ^= std::hash<std::string_view>{}(
-        std::string_view(reinterpret_cast<const char*>(&a6->sin6_addr), sizeof(in6_addr)));
-  }
-  return h;
 }
 
 }  // namespace tftp

@@ -1,7 +1,7 @@
 // A pair of endpoints as a hash key: (client, server TID) names a transfer, (client, listen
 // address) its request. Looked up several times per datagram by the rule engine and a
 // capture's analysis, so lookups take the two addresses by reference (PairRef) instead of
-// copying them into a Pair (two sockaddr_storage, 256 bytes).
+// copying them into a Pair (two addresses, 56 bytes).
 #pragma once
 
 #include <cstddef>

@@ -1401,11 +1401,19 @@ TEST(RttEstimator, FollowsRfc6298) {
   EXPECT_EQ(steady.timeout(1ms), Duration(1ms)) << "G bounds the variance term from below";
 }
 
+// The estimator's arithmetic with a 10 ms floor, below the round trips these tests measure
+// (the default floor, 200 ms, would hide them).
+TransferConfig floor_10ms() {
+  TransferConfig c;
+  c.retransmit.min = 10ms;
+  return c;
+}
+
 // A lockstep download of 10 blocks whose ACKs come `rtt` after each DATA.
 struct TimedDownload {
   Transfer t;
   Instant now = kT0;
-  explicit TimedDownload(TransferConfig config = {}, ServerNegotiation n = plain())
+  explicit TimedDownload(TransferConfig config = floor_10ms(), ServerNegotiation n = plain())
       : t(Transfer::server_read(config, kClientTid, n, source_of(pattern(512 * 10)), kT0)) {
     drain(t);
   }
@@ -1433,6 +1441,9 @@ TEST(Transfer, SenderTimeoutIsClampedBetweenMinAndInitial) {
   TimedDownload fast;
   for (uint16_t b = 1; b <= 5; ++b) fast.ack_after(Duration::zero(), b);
   EXPECT_EQ(fast.t.current_timeout(), 10ms) << "the floor";
+  TimedDownload by_default{TransferConfig{}};
+  for (uint16_t b = 1; b <= 5; ++b) by_default.ack_after(Duration::zero(), b);
+  EXPECT_EQ(by_default.t.current_timeout(), 200ms) << "the default floor (RetransmitPolicy::min: why 200 ms)";
   TimedDownload slow;
   slow.ack_after(600ms, 1);  // 600 + 4 * 300 = 1800 ms
   EXPECT_EQ(slow.t.current_timeout(), 1s) << "never slower than the initial timeout";

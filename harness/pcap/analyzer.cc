@@ -1,6 +1,8 @@
 #include "pcap/analyzer.h"
 
 #include <algorithm>
+#include <array>
+#include <deque>
 #include <unordered_map>
 
 #include "common/address_pair.h"
@@ -40,16 +42,17 @@ class FrameMap {
   void push(uint64_t frame) {
     if (head_.size() < kHead) {
       head_.push_back(frame);
+    } else if (tail_.size() < kTail) {
+      tail_.push_back(frame);  // grows with the transfer: most are short
     } else {
-      if (tail_.size() < kTail) tail_.resize(kTail);
-      tail_[count_ % kTail] = frame;
+      tail_[(count_ - kHead) % kTail] = frame;
     }
     ++count_;
   }
   std::optional<uint64_t> frame(size_t index) const {
     if (index < head_.size()) return head_[index];
     if (index >= count_ || count_ - index > kTail || index < kHead) return std::nullopt;
-    return tail_[index % kTail];
+    return tail_[(index - kHead) % kTail];
   }
   size_t bytes() const { return (head_.capacity() + tail_.capacity()) * sizeof(uint64_t); }
 
@@ -128,7 +131,26 @@ struct Analyzer::State {
   PairMap<size_t> by_request;                                   // (client, listen): repeats of its request
   std::unordered_map<Address, size_t> by_tid;                   // server TID (not a listen port): strays
   std::unordered_map<Address, Pending> pending;                 // by client address
+  // The last two lookups of by_pair and their answers (a transfer's two directions, mostly):
+  // consecutive datagrams tend to belong to one transfer, and a hash lookup of two addresses
+  // was the analysis's most expensive step after reading. Forgotten whenever by_pair changes.
+  struct PairLookup {
+    Address client;
+    Address server;
+    size_t id = 0;
+    Live* transfer = nullptr;  // nullptr: no such pair
+  };
+  std::array<PairLookup, 2> recent_lookups;
+  size_t recent_count = 0;
+  size_t recent_next = 0;
+  std::pair<size_t, Live*> transfer_of(const Address& client, const Address& server);
+  void forget_lookups() { recent_count = 0; }
+
   std::optional<Instant> next_sweep;
+  // Ids of transfers in the order they ended, some since closed: the eviction order when the
+  // live table is full (closing an ended transfer loses nothing), without scanning the table
+  // for each new transfer. Kept at most a few times the table's size (compact_ended).
+  std::deque<size_t> ended_order;
   check::Observation scratch;  // reused: one allocation for the bytes, not one per datagram
 
   bool forced(uint16_t port) const {
@@ -146,6 +168,9 @@ struct Analyzer::State {
   void on_data(Live& t, const proto::Data& d);
   void on_ack(Live& t, const proto::Ack& a);
   void map_findings(Live& t);
+  void end(Live& t);
+  bool close_oldest_ended();
+  void compact_ended();
   void close(size_t id, std::string reason);
   void unanswered(Pending&& p);
   void sweep(Instant now);
@@ -173,19 +198,18 @@ void Analyzer::State::add(const Frame& f) {
 void Analyzer::State::datagram(const Frame& f, const Datagram& d) {
   const auto parsed = proto::parse(d.payload, proto::Strictness::kLenient);
   const auto* req = parsed ? std::get_if<proto::Request>(&*parsed) : nullptr;
-  if (auto it = by_pair.find(PairRef{d.from, d.to}); it != by_pair.end()) {
-    Live& t = *live.at(it->second);
+  if (auto [id, t] = transfer_of(d.from, d.to); t != nullptr) {
     // A server answering from its listen port: the client's next request on the same ports
     // starts a new transfer once this one has ended.
-    if (!(t.ended && req != nullptr && d.to == t.log.listen)) {
-      if (req != nullptr && d.to == t.log.listen) ++t.log.request_retransmissions;
-      feed(t, f, d.from, d.to, d.payload, check::Direction::kToTarget);
+    if (!(t->ended && req != nullptr && d.to == t->log.listen)) {
+      if (req != nullptr && d.to == t->log.listen) ++t->log.request_retransmissions;
+      feed(*t, f, d.from, d.to, d.payload, check::Direction::kToTarget);
       return;
     }
-    close(it->second, {});
+    close(id, {});
   }
-  if (auto it = by_pair.find(PairRef{d.to, d.from}); it != by_pair.end()) {
-    feed(*live.at(it->second), f, d.from, d.to, d.payload, check::Direction::kFromTarget);
+  if (auto [id, t] = transfer_of(d.to, d.from); t != nullptr) {
+    feed(*t, f, d.from, d.to, d.payload, check::Direction::kFromTarget);
     return;
   }
   if (auto it = pending.find(d.to); it != pending.end() && d.from.same_host(it->second.listen) && parsed &&
@@ -221,6 +245,23 @@ void Analyzer::State::datagram(const Frame& f, const Datagram& d) {
   ++stats.not_tftp;
 }
 
+// by_pair.find, remembered (see recent_lookups).
+std::pair<size_t, Live*> Analyzer::State::transfer_of(const Address& client, const Address& server) {
+  for (size_t i = 0; i < recent_count; ++i) {
+    const PairLookup& l = recent_lookups[i];
+    if (l.client == client && l.server == server) return {l.id, l.transfer};
+  }
+  PairLookup l{client, server, 0, nullptr};
+  if (auto it = by_pair.find(PairRef{client, server}); it != by_pair.end()) {
+    l.id = it->second;
+    l.transfer = live.at(it->second).get();
+  }
+  recent_lookups[recent_next] = l;
+  recent_next = (recent_next + 1) % recent_lookups.size();
+  recent_count = std::min(recent_count + 1, recent_lookups.size());
+  return {l.id, l.transfer};
+}
+
 void Analyzer::State::request(const Frame& f, const Datagram& d, const proto::Request& r) {
   auto it = pending.find(d.from);
   if (it != pending.end() && !(it->second.listen == d.to && it->second.opcode == r.opcode)) {
@@ -253,18 +294,13 @@ void Analyzer::State::request(const Frame& f, const Datagram& d, const proto::Re
 }
 
 void Analyzer::State::confirm(const Frame& f, const Datagram& d, Pending&& p) {
-  if (live.size() >= limits.live_transfers) {
-    // The least recently active goes first, an ended one before any still running.
-    auto victim = std::min_element(live.begin(), live.end(), [](const auto& a, const auto& b) {
-      if (a.second->ended != b.second->ended) return a.second->ended;
-      return a.second->last_at < b.second->last_at;
-    });
-    if (victim->second->ended) {
-      close(victim->first, {});  // only lingering for late datagrams: nothing is lost
-    } else {
-      ++stats.transfers_evicted;
-      close(victim->first, "evicted: more than " + std::to_string(limits.live_transfers) + " transfers at once");
-    }
+  // The first to end goes first (it was only lingering for late datagrams: nothing is lost);
+  // with none ended, the least recently active.
+  if (live.size() >= limits.live_transfers && !close_oldest_ended()) {
+    auto victim = std::min_element(live.begin(), live.end(),
+                                   [](const auto& a, const auto& b) { return a.second->last_at < b.second->last_at; });
+    ++stats.transfers_evicted;
+    close(victim->first, "evicted: more than " + std::to_string(limits.live_transfers) + " transfers at once");
   }
   // A server reusing the TID of a transfer still lingering: the old one has ended.
   if (auto old = by_pair.find({p.client, d.from}); old != by_pair.end()) close(old->second, {});
@@ -282,6 +318,7 @@ void Analyzer::State::confirm(const Frame& f, const Datagram& d, Pending&& p) {
   stats.peak_live_transfers = std::max(stats.peak_live_transfers, live.size());
   ++stats.transfers;
   by_pair[{p.client, d.from}] = id;
+  forget_lookups();
   by_request[{p.client, p.listen}] = id;
   if (d.from != p.listen) by_tid[d.from] = id;
   for (size_t i = 0; i < p.requests.size(); ++i) {
@@ -347,7 +384,7 @@ void Analyzer::State::count(Live& t, const check::Observation& o, std::span<cons
   } else if (const auto* e = std::get_if<proto::ErrorPacket>(&*p); e != nullptr && !t.log.error) {
     t.log.error = TransferError{e->code, std::string(e->message), from_server};
     if (t.log.outcome != Outcome::kComplete) t.log.outcome = Outcome::kError;
-    t.ended = true;
+    end(t);
   }
 }
 
@@ -365,7 +402,7 @@ void Analyzer::State::on_data(Live& t, const proto::Data& d) {
   if (d.payload.size() < t.log.blksize) t.final_block = block;
   if (t.final_block && t.any_ack && t.log.blocks_acked >= *t.final_block && !t.log.error) {
     t.log.outcome = Outcome::kComplete;
-    t.ended = true;
+    end(t);
   }
 }
 
@@ -379,8 +416,32 @@ void Analyzer::State::on_ack(Live& t, const proto::Ack& a) {
   }
   if (t.final_block && t.log.blocks_acked >= *t.final_block && !t.log.error) {
     t.log.outcome = Outcome::kComplete;
-    t.ended = true;
+    end(t);
   }
+}
+
+void Analyzer::State::end(Live& t) {
+  if (t.ended) return;
+  t.ended = true;
+  ended_order.push_back(t.log.id);
+  if (ended_order.size() > 4 * limits.live_transfers) compact_ended();
+}
+
+bool Analyzer::State::close_oldest_ended() {
+  while (!ended_order.empty()) {
+    const size_t id = ended_order.front();
+    ended_order.pop_front();
+    if (auto it = live.find(id); it != live.end()) {
+      close(id, {});
+      return true;
+    }
+  }
+  return false;
+}
+
+// Drops the ids of transfers already closed (by a sweep, or replaced), keeping the order.
+void Analyzer::State::compact_ended() {
+  std::erase_if(ended_order, [this](size_t id) { return !live.contains(id); });
 }
 
 void Analyzer::State::close(size_t id, std::string reason) {
@@ -401,6 +462,7 @@ void Analyzer::State::close(size_t id, std::string reason) {
     log.reason += std::string(log.reason.empty() ? "" : "; ") + "blocks missing from the capture";
   }
   if (auto p = by_pair.find({log.client, log.server}); p != by_pair.end() && p->second == id) by_pair.erase(p);
+  forget_lookups();  // the Live they point to is about to go
   if (auto r = by_request.find({log.client, log.listen}); r != by_request.end() && r->second == id) by_request.erase(r);
   if (auto s = by_tid.find(log.server); s != by_tid.end() && s->second == id) by_tid.erase(s);
   TransferLog out = std::move(log);
@@ -436,6 +498,7 @@ void Analyzer::State::sweep(Instant now) {
   for (size_t id : done) {
     close(id, "silent for " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limits.idle).count()) + " s");
   }
+  compact_ended();
   for (auto it = pending.begin(); it != pending.end();) {
     if (now - it->second.requests.back().at > limits.request_timeout) {
       unanswered(std::move(it->second));

@@ -458,7 +458,7 @@ TEST(ServerCore, DownloadRecoversFromLossOfEachPacketKind) {
 
 TEST(ServerCore, AdaptiveTimeoutResendsSoonerThanTheInitialOne) {
   // RFC 1123 §4.2.3.2: after a few round trips the server's timer follows them (down to
-  // the 10 ms floor here), so a lost ACK mid-transfer costs milliseconds, not a second.
+  // its 200 ms floor here), so a lost ACK mid-transfer costs a fraction of the initial second.
   const std::vector<std::pair<Match, uint16_t>> cases = {{is_ack(3), 3}, {is_data(4), 4}};
   for (const auto& [lost, resent] : cases) {
     SCOPED_TRACE(resent);
@@ -473,8 +473,8 @@ TEST(ServerCore, AdaptiveTimeoutResendsSoonerThanTheInitialOne) {
     const auto copies = matching(p.log(), is_data(resent));
     ASSERT_EQ(copies.size(), 2u);
     const Duration gap = copies[1]->sent_at - copies[0]->sent_at;
-    EXPECT_GE(gap, Duration(10ms));
-    EXPECT_LT(gap, Duration(100ms));
+    EXPECT_GE(gap, Duration(200ms));
+    EXPECT_LT(gap, Duration(500ms));
   }
 }
 
