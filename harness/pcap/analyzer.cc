@@ -144,7 +144,14 @@ struct Analyzer::State {
   size_t recent_count = 0;
   size_t recent_next = 0;
   std::pair<size_t, Live*> transfer_of(const Address& client, const Address& server);
-  void forget_lookups() { recent_count = 0; }
+  // Both: the slots in use are the first recent_count, so the next one must be slot 0 again
+  // (with recent_next left at 1, the next lookup filled slot 1 and slot 0's forgotten entry,
+  // perhaps a closed transfer's, counted as remembered: a use after free, found by
+  // fuzz_capture, corpus found-stale-pair-lookup).
+  void forget_lookups() {
+    recent_count = 0;
+    recent_next = 0;
+  }
 
   std::optional<Instant> next_sweep;
   // Ids of transfers in the order they ended, some since closed: the eviction order when the
