@@ -64,11 +64,6 @@ class BlockMap {
     return begin();
   }
 
-  void clear() {
-    entries_.clear();
-    head_ = 0;
-  }
-
   // Empties the map and gives back its memory.
   void release() {
     std::vector<value_type>().swap(entries_);

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "common/time.h"
 #include "server/udp_server.h"
 
 namespace tftp::cli {
@@ -28,9 +29,10 @@ struct ServeFlags {
   uint64_t max_file_size = uint64_t{1} << 32;
   size_t max_blksize = proto::kMaxBlockSize;
   uint16_t max_windowsize = 64;
-  double timeout = 1.0;
-  double min_timeout = std::chrono::duration<double>(engine::RetransmitPolicy{}.min).count();  // why: its comment
-  int retries = 5;
+  // The engine's defaults (engine::RetransmitPolicy says why each is what it is).
+  double timeout = to_seconds(engine::RetransmitPolicy{}.initial);
+  double min_timeout = to_seconds(engine::RetransmitPolicy{}.min);
+  int retries = engine::RetransmitPolicy{}.max_retries;
   bool no_options = false;
   bool quiet = false;
 };

@@ -4,9 +4,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <cstring>
-
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <string_view>

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <optional>
 #include <unordered_map>
 
 #include "common/address_pair.h"
@@ -140,18 +141,12 @@ struct Analyzer::State {
     size_t id = 0;
     Live* transfer = nullptr;  // nullptr: no such pair
   };
-  std::array<PairLookup, 2> recent_lookups;
-  size_t recent_count = 0;
-  size_t recent_next = 0;
+  std::array<std::optional<PairLookup>, 2> recent_lookups;  // nullopt: nothing remembered there
+  size_t recent_next = 0;                                    // the slot the next lookup takes
   std::pair<size_t, Live*> transfer_of(const Address& client, const Address& server);
-  // Both: the slots in use are the first recent_count, so the next one must be slot 0 again
-  // (with recent_next left at 1, the next lookup filled slot 1 and slot 0's forgotten entry,
-  // perhaps a closed transfer's, counted as remembered: a use after free, found by
-  // fuzz_capture, corpus found-stale-pair-lookup).
-  void forget_lookups() {
-    recent_count = 0;
-    recent_next = 0;
-  }
+  // Every slot, whatever recent_next says: a slot left holding a closed transfer's Live was a
+  // use after free (found by fuzz_capture, corpus found-stale-pair-lookup).
+  void forget_lookups() { recent_lookups.fill(std::nullopt); }
 
   std::optional<Instant> next_sweep;
   // Ids of transfers in the order they ended, some since closed: the eviction order when the
@@ -254,9 +249,8 @@ void Analyzer::State::datagram(const Frame& f, const Datagram& d) {
 
 // by_pair.find, remembered (see recent_lookups).
 std::pair<size_t, Live*> Analyzer::State::transfer_of(const Address& client, const Address& server) {
-  for (size_t i = 0; i < recent_count; ++i) {
-    const PairLookup& l = recent_lookups[i];
-    if (l.client == client && l.server == server) return {l.id, l.transfer};
+  for (const auto& l : recent_lookups) {
+    if (l && l->client == client && l->server == server) return {l->id, l->transfer};
   }
   PairLookup l{client, server, 0, nullptr};
   if (auto it = by_pair.find(PairRef{client, server}); it != by_pair.end()) {
@@ -265,7 +259,6 @@ std::pair<size_t, Live*> Analyzer::State::transfer_of(const Address& client, con
   }
   recent_lookups[recent_next] = l;
   recent_next = (recent_next + 1) % recent_lookups.size();
-  recent_count = std::min(recent_count + 1, recent_lookups.size());
   return {l.id, l.transfer};
 }
 
