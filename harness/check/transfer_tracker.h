@@ -213,7 +213,7 @@ struct Input {
 
 // The datagrams that reached one server address: all counted, the last kInputsKept kept.
 struct InputLog {
-  static constexpr size_t kFirstReserve = 128;
+  static constexpr size_t kFirstReserve = 16;
   size_t count = 0;
   std::vector<Input> recent;  // inputs count - recent.size() ... count - 1
 

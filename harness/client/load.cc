@@ -1,7 +1,5 @@
 #include "client/load.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -51,27 +49,21 @@ class DigestSink : public engine::ByteSink {
   struct Result {
     std::optional<uint64_t> digest;  // set on commit
   };
-  DigestSink() : state_(XXH3_createState()), result_(std::make_shared<Result>()) {
-    if (state_ == nullptr) throw std::bad_alloc();
-    XXH3_64bits_reset(state_);
-  }
-  ~DigestSink() override { XXH3_freeState(state_); }
-  DigestSink(const DigestSink&) = delete;
-  DigestSink& operator=(const DigestSink&) = delete;
+  DigestSink() : result_(std::make_shared<Result>()) {}
 
   tftp::Result<void> write(std::span<const uint8_t> bytes) override {
-    XXH3_64bits_update(state_, bytes.data(), bytes.size());
+    digest_.update(bytes);
     return {};
   }
   tftp::Result<void> commit() override {
-    result_->digest = XXH3_64bits_digest(state_);
+    result_->digest = digest_.digest();
     return {};
   }
   void abort() override {}
   std::shared_ptr<Result> result() const { return result_; }
 
  private:
-  XXH3_state_t* state_;
+  ContentDigest digest_;
   std::shared_ptr<Result> result_;
 };
 

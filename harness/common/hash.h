@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 
@@ -25,5 +26,21 @@ constexpr uint64_t fnv1a(std::string_view text, uint64_t h = kFnv1aOffset) {
 
 // The XXH3-64 digest of `bytes`: what tells two datagrams' or files' contents apart.
 uint64_t content_digest(std::span<const uint8_t> bytes);
+
+// content_digest of bytes given in pieces (a file as it arrives): equal to content_digest of
+// their concatenation.
+class ContentDigest {
+ public:
+  ContentDigest();
+  ~ContentDigest();
+  ContentDigest(const ContentDigest&) = delete;
+  ContentDigest& operator=(const ContentDigest&) = delete;
+  void update(std::span<const uint8_t> bytes);
+  uint64_t digest() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
 
 }  // namespace tftp

@@ -28,6 +28,7 @@ constexpr uint16_t kTftpPort = 69;
 // Repeats of a request kept until the server answers (each is judged with the transfer).
 constexpr size_t kRequestsBuffered = 8;
 
+using ParsedPacket = tl::expected<proto::Packet, proto::ParseError>;
 using Pair = AddressPair;
 using PairRef = AddressPairRef;
 template <class Value>
@@ -162,11 +163,12 @@ struct Analyzer::State {
   void add(const Frame& f);
   void datagram(const Frame& f, const Datagram& d);
   void request(const Frame& f, const Datagram& d, const proto::Request& r);
-  void confirm(const Frame& f, const Datagram& d, Pending&& p);
+  void confirm(const Frame& f, const Datagram& d, const ParsedPacket& parsed, Pending&& p);
+  // `parsed` is proto::parse(payload, kLenient), done once per datagram by datagram().
   void feed(Live& t, const Frame& f, const Address& from, const Address& to, std::span<const uint8_t> payload,
-            check::Direction dir);
-  void feed(Live& t, const check::Observation& o, uint64_t frame);
-  void count(Live& t, const check::Observation& o, std::span<const uint8_t> payload);
+            const ParsedPacket& parsed, check::Direction dir);
+  void feed(Live& t, const check::Observation& o, uint64_t frame, const ParsedPacket& parsed);
+  void count(Live& t, const check::Observation& o, const ParsedPacket& parsed);
   void on_data(Live& t, const proto::Data& d);
   void on_ack(Live& t, const proto::Ack& a);
   void map_findings(Live& t);
@@ -205,20 +207,20 @@ void Analyzer::State::datagram(const Frame& f, const Datagram& d) {
     // starts a new transfer once this one has ended.
     if (!(t->ended && req != nullptr && d.to == t->log.listen)) {
       if (req != nullptr && d.to == t->log.listen) ++t->log.request_retransmissions;
-      feed(*t, f, d.from, d.to, d.payload, check::Direction::kToTarget);
+      feed(*t, f, d.from, d.to, d.payload, parsed, check::Direction::kToTarget);
       return;
     }
     close(id, {});
   }
   if (auto [id, t] = transfer_of(d.to, d.from); t != nullptr) {
-    feed(*t, f, d.from, d.to, d.payload, check::Direction::kFromTarget);
+    feed(*t, f, d.from, d.to, d.payload, parsed, check::Direction::kFromTarget);
     return;
   }
   if (auto it = pending.find(d.to); it != pending.end() && d.from.same_host(it->second.listen) && parsed &&
                                     proto::answers_request(it->second.opcode, *parsed)) {
     Pending p = std::move(it->second);
     pending.erase(it);
-    confirm(f, d, std::move(p));
+    confirm(f, d, parsed, std::move(p));
     return;
   }
   if (req != nullptr) {
@@ -227,7 +229,7 @@ void Analyzer::State::datagram(const Frame& f, const Datagram& d) {
       Live& t = *live.at(it->second);
       if (!t.ended) {
         ++t.log.request_retransmissions;
-        feed(t, f, d.from, d.to, d.payload, check::Direction::kToTarget);
+        feed(t, f, d.from, d.to, d.payload, parsed, check::Direction::kToTarget);
         return;
       }
     }
@@ -237,11 +239,11 @@ void Analyzer::State::datagram(const Frame& f, const Datagram& d) {
     }
   }
   if (auto it = by_tid.find(d.to); it != by_tid.end()) {  // a stray to a server TID
-    feed(*live.at(it->second), f, d.from, d.to, d.payload, check::Direction::kToTarget);
+    feed(*live.at(it->second), f, d.from, d.to, d.payload, parsed, check::Direction::kToTarget);
     return;
   }
   if (auto it = by_tid.find(d.from); it != by_tid.end()) {
-    feed(*live.at(it->second), f, d.from, d.to, d.payload, check::Direction::kFromTarget);
+    feed(*live.at(it->second), f, d.from, d.to, d.payload, parsed, check::Direction::kFromTarget);
     return;
   }
   ++stats.not_tftp;
@@ -293,7 +295,7 @@ void Analyzer::State::request(const Frame& f, const Datagram& d, const proto::Re
   }
 }
 
-void Analyzer::State::confirm(const Frame& f, const Datagram& d, Pending&& p) {
+void Analyzer::State::confirm(const Frame& f, const Datagram& d, const ParsedPacket& parsed, Pending&& p) {
   // The first to end goes first (it was only lingering for late datagrams: nothing is lost);
   // with none ended, the least recently active.
   if (live.size() >= limits.live_transfers && !close_oldest_ended()) {
@@ -322,22 +324,22 @@ void Analyzer::State::confirm(const Frame& f, const Datagram& d, Pending&& p) {
   by_request[{p.client, p.listen}] = id;
   if (d.from != p.listen) by_tid[d.from] = id;
   for (size_t i = 0; i < p.requests.size(); ++i) {
-    feed(ref, p.requests[i], p.frames[i]);
+    feed(ref, p.requests[i], p.frames[i], proto::parse(p.requests[i].bytes, proto::Strictness::kLenient));
   }
-  feed(ref, f, d.from, d.to, d.payload, check::Direction::kFromTarget);
+  feed(ref, f, d.from, d.to, d.payload, parsed, check::Direction::kFromTarget);
 }
 
 void Analyzer::State::feed(Live& t, const Frame& f, const Address& from, const Address& to,
-                           std::span<const uint8_t> payload, check::Direction dir) {
+                           std::span<const uint8_t> payload, const ParsedPacket& parsed, check::Direction dir) {
   scratch.at = f.at;
   scratch.direction = dir;
   scratch.from = from;
   scratch.to = to;
   scratch.bytes.assign(payload.begin(), payload.end());
-  feed(t, scratch, f.number);
+  feed(t, scratch, f.number, parsed);
 }
 
-void Analyzer::State::feed(Live& t, const check::Observation& o, uint64_t frame) {
+void Analyzer::State::feed(Live& t, const check::Observation& o, uint64_t frame, const ParsedPacket& parsed) {
   ++stats.tftp_datagrams;
   t.engine.observe(o);
   t.frames.push(frame);
@@ -346,7 +348,7 @@ void Analyzer::State::feed(Live& t, const check::Observation& o, uint64_t frame)
   t.log.end = o.at;
   t.log.last_frame = frame;
   ++t.log.datagrams;
-  count(t, o, o.bytes);
+  count(t, o, parsed);
   listener.on_datagram(t.log, o, frame);
 }
 
@@ -362,11 +364,10 @@ void Analyzer::State::map_findings(Live& t) {
   t.findings_mapped = t.engine.finding_count();
 }
 
-void Analyzer::State::count(Live& t, const check::Observation& o, std::span<const uint8_t> payload) {
+void Analyzer::State::count(Live& t, const check::Observation& o, const ParsedPacket& p) {
   const bool from_client = o.from == t.log.client;
   const bool from_server = o.from == t.log.server;
   if (!from_client && !from_server) return;  // a stray: judged by the engine, not logged
-  const auto p = proto::parse(payload, proto::Strictness::kLenient);
   if (!p) return;
   const bool rrq = t.log.opcode == proto::Opcode::kRrq;
   const bool data_sender = rrq ? from_server : from_client;
