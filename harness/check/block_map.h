@@ -79,6 +79,13 @@ class BlockMap {
     head_ = 0;
   }
 
+  // Gives back the room erased and spare entries take (the entries stay).
+  void shrink_to_fit() {
+    entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+    entries_.shrink_to_fit();
+  }
+
   size_t bytes() const { return entries_.capacity() * sizeof(value_type); }
 
  private:

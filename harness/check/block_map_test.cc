@@ -36,6 +36,22 @@ TEST(BlockMap, AppendsInOrderAndFindsByKey) {
   EXPECT_EQ(m.find(3)->second, 31);
 }
 
+TEST(BlockMap, ShrinkingToFitKeepsTheEntriesAndGivesBackTheRest) {
+  BlockMap<uint64_t, int> m;
+  for (uint64_t b = 1; b <= 100; ++b) m[b] = static_cast<int>(b);
+  for (int i = 0; i < 20; ++i) m.erase(m.begin());  // erased, not yet reclaimed (head_ < 32)
+  std::map<uint64_t, int> oracle;
+  for (uint64_t b = 21; b <= 100; ++b) oracle[b] = static_cast<int>(b);
+  const size_t before = m.bytes();
+  m.shrink_to_fit();
+  expect_same(m, oracle);
+  EXPECT_EQ(m.bytes(), 80 * sizeof(BlockMap<uint64_t, int>::value_type));
+  EXPECT_LT(m.bytes(), before);
+  m[101] = 101;  // and it grows again
+  oracle[101] = 101;
+  expect_same(m, oracle);
+}
+
 TEST(BlockMap, ErasingTheFrontReclaimsTheSpace) {
   BlockMap<uint64_t, int> m;
   for (uint64_t b = 1; b <= 100000; ++b) {

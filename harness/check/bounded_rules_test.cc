@@ -62,6 +62,7 @@ struct Twin {
   Instant now{std::chrono::seconds(10)};
   RuleEngine capped;
   RuleEngine whole{listen, RetentionLimits::unbounded()};
+  bool shrink_each = false;  // capped.shrink_to_fit() after every datagram
 
   explicit Twin(RetentionLimits limits) : capped(listen, limits) {}
 
@@ -70,6 +71,7 @@ struct Twin {
     const Observation o{now, dir, from, to, std::move(b)};
     const size_t i = capped.observe(o);
     EXPECT_EQ(whole.observe(o), i);
+    if (shrink_each) capped.shrink_to_fit();
   }
   void ask(Bytes b, const Address* from = nullptr) { observe(Direction::kToTarget, from ? *from : client, listen, std::move(b)); }
   void send(Bytes b) { observe(Direction::kToTarget, client, server, std::move(b)); }
@@ -262,6 +264,20 @@ TEST(RuleBounds, RetentionLimitsNeverChangeFindings) {
       EXPECT_TRUE(has(whole, c.expect)) << dump(whole);
       EXPECT_EQ(dump(r.capped.finish()), dump(whole));
     }
+  }
+}
+
+// What a capture's analysis does to each transfer that ends (it lingers for late datagrams):
+// giving back spare room keeps every record, here after every datagram.
+TEST(RuleBounds, ShrinkingToFitNeverChangesFindings) {
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    Twin r(RetentionLimits::unbounded());
+    r.shrink_each = true;
+    c.run(r);
+    const auto whole = r.whole.finish();
+    EXPECT_TRUE(has(whole, c.expect)) << dump(whole);
+    EXPECT_EQ(dump(r.capped.finish()), dump(whole));
   }
 }
 

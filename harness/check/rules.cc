@@ -63,14 +63,11 @@ const KeptObservation* RuleEngine::State::kept(size_t index) const {
   return &tail[index - tail.front().index];
 }
 
-const Observation& RuleEngine::State::seen(size_t index) const {
-  if (current == nullptr || index != current_index) {
-    // A rule looking back at an earlier datagram would read what the retention limits may
-    // have dropped: a bug of the engine, never of the target.
-    std::fprintf(stderr, "tftp::check: a rule read observation %zu while judging %zu\n", index, current_index);
-    std::abort();
-  }
-  return *current;
+void RuleEngine::State::read_past(size_t index) const {
+  // A rule looking back at an earlier datagram would read what the retention limits may
+  // have dropped: a bug of the engine, never of the target.
+  std::fprintf(stderr, "tftp::check: a rule read observation %zu while judging %zu\n", index, current_index);
+  std::abort();
 }
 
 std::vector<std::string_view> requested_values(const OwnedRequest& r, std::string_view name) {
@@ -134,6 +131,8 @@ std::vector<Observation> RuleEngine::observations() const {
   for (const KeptObservation* k : kept()) out.push_back(k->observation);
   return out;
 }
+
+void RuleEngine::shrink_to_fit() { s_->shrink_to_fit(); }
 
 size_t RuleEngine::retained_bytes() const {
   size_t n = sizeof(State);

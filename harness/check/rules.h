@@ -43,10 +43,9 @@ struct KeptObservation {
 
 // How much of a scenario's observations the engine keeps, for evidence: the first `head`
 // and the last `tail` datagrams, each cut to its first `bytes` bytes; the rest are counted.
-// A kept observation costs at most sizeof(KeptObservation) (344 B on x86-64: two 128-byte
-// addresses) + `bytes` + kSummaryChars, so the defaults keep at most 4,000 x 1.6 KB, about
-// 6.5 MB, however long the scenario and however large its datagrams (4,000 whole 64 KiB
-// datagrams would be 256 MiB).
+// A kept observation costs at most sizeof(KeptObservation) (144 B on x86-64) + `bytes` +
+// kSummaryChars, so the defaults keep at most 4,000 x 1.4 KB, about 5.6 MB, however long the
+// scenario and however large its datagrams (4,000 whole 64 KiB datagrams would be 256 MiB).
 // Verdicts do not depend on these limits: rules copy what they look back at into their own
 // bounded state (transfer_tracker.h) when it happens.
 struct RetentionLimits {
@@ -127,6 +126,11 @@ class RuleEngine {
   // Copies of the kept observations, in order, bytes cut; equal to all of them (by position)
   // only while observed_count() <= head + tail. Prefer observation(index).
   std::vector<Observation> observations() const;
+  // Gives back the spare room of the rules' records, keeping every entry (so no verdict
+  // changes): for a caller that keeps an engine after its transfers have ended, for late
+  // datagrams, and wants the memory its records grew into for the next one (a capture's
+  // analysis, with hundreds of ended transfers lingering).
+  void shrink_to_fit();
   // An estimate of the heap and object bytes the engine holds (kept observations and the
   // rules' state), for tests of the memory bound.
   size_t retained_bytes() const;

@@ -119,6 +119,16 @@ void RuleEngine::State::compact(TransferState& t) {
   t.request.bytes.shrink_to_fit();
 }
 
+void RuleEngine::State::shrink_to_fit() {
+  for (auto& t : transfers) {
+    t.blocks.shrink_to_fit();
+    t.acks.shrink_to_fit();
+    t.client_data.shrink_to_fit();
+    t.server_acks.shrink_to_fit();
+  }
+  for (auto& [server, log] : inputs) log.shrink_to_fit();
+}
+
 size_t RuleEngine::State::state_bytes() const {
   // Node-based containers (the hash maps): an entry plus about 48 bytes of node and bucket overhead.
   constexpr size_t kNode = 48;
@@ -171,7 +181,7 @@ std::optional<SendRecord> RuleEngine::State::record_send(TransferState& t, SendR
   const size_t mark = input_mark(t.server);
   std::optional<SendRecord> previous;
   if (fresh) {
-    rec = SendRecord{index, at, index, at, 1, bytes.size(), content_digest(bytes), mark};
+    rec = SendRecord{index, at, index, at, 1, static_cast<uint32_t>(bytes.size()), content_digest(bytes), mark};
     return previous;
   }
   previous = rec;
@@ -216,7 +226,7 @@ void RuleEngine::State::on_client(size_t index) {
   auto* t = find_pair(o.from, o.to);
   input.stray = t == nullptr;
   if (input.stray && strays.size() < kStraysKept) {
-    input.stray_slot = strays.size();
+    input.stray_slot = static_cast<uint32_t>(strays.size());
     strays_by_pair[{o.from, o.to}].push_back(strays.size());
     strays.push_back(Stray{index, o.at, o.from, o.to, summarize(o.bytes), packet && is_error(*packet), server->second.back()});
   }
@@ -229,12 +239,13 @@ void RuleEngine::State::on_request(size_t index, const proto::Request& r) {
   ClientState& c = clients[o.from];
   if (c.pending && c.pending->bytes == o.bytes) {
     // A repeated request: it may open one more session (RFC 1350 §4's duplicated request).
-    ++c.unbound;
+    if (c.unbound++ == 0) ++clients_unbound;
     c.pending->index = index;
     c.pending->at = o.at;
     return;
   }
   c.pending = OwnedRequest{index, o.at, r.opcode, std::string(r.filename), r.mode, r.options.to_owned(), o.bytes};
+  if (c.unbound == 0) ++clients_unbound;
   c.unbound = 1;
 }
 
@@ -297,6 +308,7 @@ void RuleEngine::State::on_server(size_t index) {
 TransferState* RuleEngine::State::attribute(size_t index, const proto::Packet& p) {
   const Observation& o = seen(index);
   TransferState* t = find_pair(o.to, o.from);
+  if (clients_unbound == 0) return t;  // no request can open a session: mid-transfer, the common case
   auto c = clients.find(o.to);
   // A request that may still open a session (it may have been sent twice before either
   // answer came back: RFC 1350 §4's duplicated request).
@@ -346,7 +358,7 @@ TransferState* RuleEngine::State::bind(size_t index, ClientState& c, const proto
   t.server = o.from;
   t.request = *c.pending;
   t.rrq = t.request.opcode == Opcode::kRrq;
-  --c.unbound;
+  if (--c.unbound == 0) --clients_unbound;
   if (auto old = by_pair.find({t.client, t.server}); old != by_pair.end()) compact(transfers[old->second]);
   transfers.push_back(std::move(t));
   TransferState& bound = transfers.back();

@@ -94,7 +94,7 @@ struct SendRecord {
   size_t last_index = 0;
   Instant last_at{};
   uint32_t sends = 0;
-  size_t size = 0;
+  uint32_t size = 0;  // a datagram's size fits (and 56 bytes a record, not 64: one per block in flight)
   uint64_t hash = 0;  // content_digest of the bytes (common/hash.h)
   size_t input_mark = 0;  // datagrams that had reached the server TID when it was last sent
 };
@@ -208,7 +208,7 @@ struct Input {
   Address from;
   std::optional<uint16_t> ack;  // its block, when it is an ACK
   bool stray = false;           // sent by no peer of a transfer with that address
-  std::optional<size_t> stray_slot;  // into State::strays, unless past kStraysKept
+  std::optional<uint32_t> stray_slot;  // into State::strays (kStraysKept entries), unless past them
 };
 
 // The datagrams that reached one server address: all counted, the last kInputsKept kept.
@@ -225,6 +225,7 @@ struct InputLog {
     // Trimmed in batches so that a push costs O(1) on average.
     if (recent.size() >= 2 * kInputsKept) recent.erase(recent.begin(), recent.end() - kInputsKept);
   }
+  void shrink_to_fit() { recent.shrink_to_fit(); }
 };
 
 // The inputs from a mark on; `complete` is false when some of them are no longer kept.
@@ -283,7 +284,12 @@ struct RuleEngine::State {
   // changes a verdict.
   const Observation* current = nullptr;
   size_t current_index = 0;
-  const Observation& seen(size_t index) const;
+  // The datagram being judged (inline: every rule asks, several times per datagram).
+  const Observation& seen(size_t index) const {
+    if (current == nullptr || index != current_index) [[unlikely]] read_past(index);
+    return *current;
+  }
+  [[noreturn]] void read_past(size_t index) const;
 
   Address listen;
   std::vector<Finding> out;
@@ -292,6 +298,7 @@ struct RuleEngine::State {
   PairMap<size_t> by_pair;                                     // (client, server TID) -> latest transfer
   std::unordered_map<Address, std::vector<size_t>> by_server;  // server TID -> its transfers, in order
   std::unordered_map<Address, ClientState> clients;
+  size_t clients_unbound = 0;  // clients whose ClientState::unbound > 0: attribute() looks up none while 0
   std::unordered_map<Address, InputLog> inputs;  // the datagrams sent to each server address (never erased)
   // Lookup memories (find_inputs, find_pair): a hash lookup of an address per step was a
   // tenth of a capture's analysis.
@@ -335,6 +342,7 @@ struct RuleEngine::State {
   TransferState* find_pair(const Address& client, const Address& server);
   // Drops what a transfer superseded by a new one with the same pair no longer needs.
   static void compact(TransferState& t);
+  void shrink_to_fit();
   size_t state_bytes() const;
 
   // The absolute block an earlier-or-equal wire number names, searching back a little.
