@@ -443,6 +443,38 @@ TEST(Extraction, NetasciiIsDecodedAndNamesAreSafe) {
   std::filesystem::remove_all(dir);
 }
 
+// Content is buffered and written in pieces: files larger than the buffer, and one the size
+// of the buffer exactly, come out whole.
+TEST(Extraction, LargeFilesAreWrittenWhole) {
+  const auto dir = std::filesystem::temp_directory_path() / ("tftpspec-extract-large-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto extractor = Extractor::open(dir.string());
+  ASSERT_TRUE(extractor) << extractor.error().to_string();
+  struct Sink : TransferListener {
+    Extractor* e;
+    std::vector<std::string> names;
+    void on_content(const TransferLog& t, std::span<const uint8_t> b) override { e->on_content(t, b); }
+    void on_end(TransferLog&& t) override { names.push_back(e->on_end(t).value_or("error")); }
+  } sink;
+  sink.e = &*extractor;
+  Script s;
+  const auto big = content_of(100'000);
+  const auto exact = content_of(32 << 10);
+  s.rrq(kClient, kListen, "big", "octet");
+  s.serve(kClient, kTid, big);
+  s.rrq(kClient.with_port(2), kListen, "exact", "octet");
+  s.serve(kClient.with_port(2), kTid.with_port(3), exact);
+  analyze(s, {}, {}, &sink);
+  ASSERT_EQ(sink.names, (std::vector<std::string>{"0001-big", "0002-exact"}));
+  auto read = [&](const std::string& name) {
+    std::ifstream in(dir / name, std::ios::binary);
+    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(read("0001-big"), big);
+  EXPECT_EQ(read("0002-exact"), exact);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Extraction, SafeNameKeepsOnlyTheLastComponent) {
   EXPECT_EQ(safe_name("/etc/shadow"), "shadow");
   EXPECT_EQ(safe_name("a/b/"), "unnamed");

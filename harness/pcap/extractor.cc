@@ -31,11 +31,17 @@ std::string safe_name(std::string_view filename) {
 }
 
 namespace {
+// Content is written in pieces of this size, not a block at a time: one write(2) per 512-byte
+// block was nine tenths of an extraction's time (bench/RESULTS.md). Held per open file, so at
+// most the analyser's live transfers x 32 KiB (8 MiB) at once.
+constexpr size_t kWriteBuffer = 32 << 10;
+
 struct Open {
   int fd = -1;
   std::string part;  // the name while writing
   bool netascii = false;
   proto::NetasciiDecoder decoder;
+  std::vector<uint8_t> pending;  // content not yet written (less than kWriteBuffer)
   std::optional<std::string> failed;  // the first write error
 };
 
@@ -58,7 +64,9 @@ struct Extractor::State {
     if (dir >= 0) ::close(dir);
   }
   Open& file(const TransferLog& t);
-  void write(Open& o, std::span<const uint8_t> bytes);
+  void write(Open& o, std::span<const uint8_t> bytes);   // buffered
+  void flush(Open& o);
+  void write_now(Open& o, std::span<const uint8_t> bytes);
 };
 
 Extractor::Extractor(std::unique_ptr<State> s) : s_(std::move(s)) {}
@@ -92,6 +100,18 @@ Open& Extractor::State::file(const TransferLog& t) {
 }
 
 void Extractor::State::write(Open& o, std::span<const uint8_t> bytes) {
+  if (o.failed) return;
+  if (o.pending.capacity() == 0) o.pending.reserve(kWriteBuffer);
+  o.pending.insert(o.pending.end(), bytes.begin(), bytes.end());
+  if (o.pending.size() >= kWriteBuffer) flush(o);
+}
+
+void Extractor::State::flush(Open& o) {
+  write_now(o, o.pending);
+  o.pending.clear();
+}
+
+void Extractor::State::write_now(Open& o, std::span<const uint8_t> bytes) {
   while (!bytes.empty() && !o.failed) {
     const ssize_t n = ::write(o.fd, bytes.data(), bytes.size());
     if (n < 0 && errno == EINTR) continue;
@@ -123,6 +143,7 @@ Result<std::string> Extractor::on_end(const TransferLog& t) {
     o.decoder.finish(s_->decoded);
     s_->write(o, s_->decoded);
   }
+  s_->flush(o);
   if (o.fd >= 0) ::close(o.fd);
   o.fd = -1;
   const std::string name = numbered(t.id, safe_name(t.filename)) + (t.content_complete ? "" : ".incomplete");
