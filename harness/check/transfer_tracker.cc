@@ -208,9 +208,16 @@ void RuleEngine::State::on_client(size_t index) {
   const Observation& o = seen(index);
   auto packet = proto::parse(o.bytes, proto::Strictness::kLenient);
   const auto* ack = packet ? std::get_if<proto::Ack>(&*packet) : nullptr;
-  Input input{index, o.at, o.from, ack ? std::optional<uint16_t>(ack->block) : std::nullopt, false, std::nullopt};
+  auto record = [&](InputLog& log) -> Input& {
+    Input& in = log.add();
+    in.index = index;
+    in.at = o.at;
+    in.from = o.from;
+    if (ack != nullptr) in.ack = ack->block;
+    return in;
+  };
   if (o.to == listen) {
-    inputs_of(listen).push(std::move(input));
+    record(inputs_of(listen));
     if (packet) {
       if (const auto* r = std::get_if<proto::Request>(&*packet)) return on_request(index, *r);
     }
@@ -224,13 +231,13 @@ void RuleEngine::State::on_client(size_t index) {
   auto server = by_server.find(o.to);
   if (server == by_server.end()) return;  // not a port the target has used
   auto* t = find_pair(o.from, o.to);
+  Input& input = record(inputs_of(o.to));
   input.stray = t == nullptr;
   if (input.stray && strays.size() < kStraysKept) {
     input.stray_slot = static_cast<uint32_t>(strays.size());
     strays_by_pair[{o.from, o.to}].push_back(strays.size());
     strays.push_back(Stray{index, o.at, o.from, o.to, summarize(o.bytes), packet && is_error(*packet), server->second.back()});
   }
-  inputs_of(o.to).push(std::move(input));
   if (t) client_on_transfer(*t, index, packet);
 }
 

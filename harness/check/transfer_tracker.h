@@ -203,8 +203,8 @@ std::string summarize(std::span<const uint8_t> bytes);
 
 // A datagram that reached a server address: what the rules look back at later.
 struct Input {
-  size_t index;
-  Instant at;
+  size_t index = 0;
+  Instant at{};
   Address from;
   std::optional<uint16_t> ack;  // its block, when it is an ACK
   bool stray = false;           // sent by no peer of a transfer with that address
@@ -217,13 +217,16 @@ struct InputLog {
   size_t count = 0;
   std::vector<Input> recent;  // inputs count - recent.size() ... count - 1
 
-  void push(Input in) {
+  // The next input, value-initialised, for the caller to fill in where it lies (not built
+  // aside and copied: that copy of a just-written Input stalled on every datagram).
+  Input& add() {
     ++count;
     // Most transfers are short: one allocation covers them, instead of growing 1, 2, 4, ...
     if (recent.capacity() == 0) recent.reserve(kFirstReserve);
-    recent.push_back(std::move(in));
-    // Trimmed in batches so that a push costs O(1) on average.
-    if (recent.size() >= 2 * kInputsKept) recent.erase(recent.begin(), recent.end() - kInputsKept);
+    // Trimmed in batches so that an add costs O(1) on average; before the new entry, so that
+    // the reference returned stays valid (the last kInputsKept are kept, the new one included).
+    if (recent.size() + 1 >= 2 * kInputsKept) recent.erase(recent.begin(), recent.end() - (kInputsKept - 1));
+    return recent.emplace_back();
   }
   void shrink_to_fit() { recent.shrink_to_fit(); }
 };

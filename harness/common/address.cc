@@ -16,14 +16,6 @@ Address Address::from_sockaddr(const sockaddr* sa, socklen_t len) {
   return a;
 }
 
-Address Address::ipv4(uint32_t host_order_addr, uint16_t port) {
-  Address a;
-  a.storage_.v4.sin_family = AF_INET;
-  a.storage_.v4.sin_addr.s_addr = htonl(host_order_addr);
-  a.storage_.v4.sin_port = htons(port);
-  return a;
-}
-
 Result<Address> Address::parse(std::string_view text, uint16_t default_port) {
   std::string host;
   std::string port_text;

@@ -26,7 +26,13 @@ class Address {
     storage_.sa.sa_family = AF_UNSPEC;
   }
   static Address from_sockaddr(const sockaddr* sa, socklen_t len);
-  static Address ipv4(uint32_t host_order_addr, uint16_t port);
+  static Address ipv4(uint32_t host_order_addr, uint16_t port) {  // inline: a capture builds two per datagram
+    Address a;
+    a.storage_.v4.sin_family = AF_INET;
+    a.storage_.v4.sin_addr.s_addr = htonl(host_order_addr);
+    a.storage_.v4.sin_port = htons(port);
+    return a;
+  }
   static Address loopback_v4(uint16_t port) { return ipv4(0x7f000001u, port); }
 
   // Parses "1.2.3.4:69", "1.2.3.4", "[::1]:69", "::1", "localhost:6969".

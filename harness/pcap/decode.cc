@@ -299,14 +299,28 @@ tl::expected<std::optional<Datagram>, DecodeError> Decoder::ipv6(const Frame& f,
 
 tl::expected<std::optional<Datagram>, DecodeError> Decoder::udp(size_t at, std::span<const uint8_t> ip_payload,
                                                                 const Reassembler::Key& addresses, bool reassembled) {
+  // Built where the caller receives it (every return is `out`, so the compiler places it
+  // there): a Datagram made aside and then copied into the result, 88 bytes just written,
+  // stalled on every frame, 4 % of an analysis (bench/RESULTS.md).
+  tl::expected<std::optional<Datagram>, DecodeError> out(tl::in_place, std::in_place);
   ByteReader r(ip_payload);
-  if (!r.has(8)) return fail(DecodeErrc::kTruncatedUdpHeader, at);
+  if (!r.has(8)) {
+    out = fail(DecodeErrc::kTruncatedUdpHeader, at);
+    return out;
+  }
   const uint16_t sport = *r.be16();
   const uint16_t dport = *r.be16();
   const size_t length = *r.be16();
-  if (length < 8 || length > ip_payload.size()) return fail(DecodeErrc::kBadUdpLength, at + 4);
-  return Datagram{make_address(addresses.family, addresses.src, sport), make_address(addresses.family, addresses.dst, dport),
-                  ip_payload.subspan(8, length - 8), reassembled};
+  if (length < 8 || length > ip_payload.size()) {
+    out = fail(DecodeErrc::kBadUdpLength, at + 4);
+    return out;
+  }
+  Datagram& d = **out;
+  d.from = make_address(addresses.family, addresses.src, sport);
+  d.to = make_address(addresses.family, addresses.dst, dport);
+  d.payload = ip_payload.subspan(8, length - 8);
+  d.reassembled = reassembled;
+  return out;
 }
 
 }  // namespace tftp::pcap
