@@ -38,6 +38,15 @@ const InputLog* RuleEngine::State::find_inputs(const Address& server) const {
   return last_inputs;
 }
 
+const std::vector<size_t>* RuleEngine::State::transfers_on(const Address& server) const {
+  if (last_server_transfers != nullptr && last_server == server) return last_server_transfers;
+  auto it = by_server.find(server);
+  if (it == by_server.end()) return nullptr;
+  last_server = server;
+  last_server_transfers = &it->second;  // stays valid: entries of an unordered_map do not move, and none is erased
+  return last_server_transfers;
+}
+
 InputLog& RuleEngine::State::inputs_of(const Address& server) {
   // const_cast is sound: the log is an element of this (non-const) engine's own map.
   if (const InputLog* known = find_inputs(server)) return const_cast<InputLog&>(*known);
@@ -228,15 +237,15 @@ void RuleEngine::State::on_client(size_t index) {
     }
     return;
   }
-  auto server = by_server.find(o.to);
-  if (server == by_server.end()) return;  // not a port the target has used
+  const std::vector<size_t>* served = transfers_on(o.to);
+  if (served == nullptr) return;  // not a port the target has used
   auto* t = find_pair(o.from, o.to);
   Input& input = record(inputs_of(o.to));
   input.stray = t == nullptr;
   if (input.stray && strays.size() < kStraysKept) {
     input.stray_slot = static_cast<uint32_t>(strays.size());
     strays_by_pair[{o.from, o.to}].push_back(strays.size());
-    strays.push_back(Stray{index, o.at, o.from, o.to, summarize(o.bytes), packet && is_error(*packet), server->second.back()});
+    strays.push_back(Stray{index, o.at, o.from, o.to, summarize(o.bytes), packet && is_error(*packet), served->back()});
   }
   if (t) client_on_transfer(*t, index, packet);
 }
@@ -334,9 +343,9 @@ const Stray* RuleEngine::State::first_stray(const Address& who, const Address& s
 }
 
 bool RuleEngine::State::live_transfer_on(const Address& server) const {
-  auto it = by_server.find(server);
-  if (it == by_server.end()) return false;
-  return std::any_of(it->second.begin(), it->second.end(), [&](size_t id) { return !transfers[id].ended(); });
+  const std::vector<size_t>* served = transfers_on(server);
+  if (served == nullptr) return false;
+  return std::any_of(served->begin(), served->end(), [&](size_t id) { return !transfers[id].ended(); });
 }
 
 bool RuleEngine::State::plausible_first(Opcode request, const proto::Packet& p) {

@@ -303,10 +303,12 @@ struct RuleEngine::State {
   std::unordered_map<Address, ClientState> clients;
   size_t clients_unbound = 0;  // clients whose ClientState::unbound > 0: attribute() looks up none while 0
   std::unordered_map<Address, InputLog> inputs;  // the datagrams sent to each server address (never erased)
-  // Lookup memories (find_inputs, find_pair): a hash lookup of an address per step was a
-  // tenth of a capture's analysis.
+  // Lookup memories (find_inputs, find_pair, transfers_on): a hash lookup of an address per
+  // step was a tenth of a capture's analysis.
   mutable Address last_inputs_server;
   mutable const InputLog* last_inputs = nullptr;
+  mutable Address last_server;
+  mutable const std::vector<size_t>* last_server_transfers = nullptr;
   Address last_pair_client;
   Address last_pair_server;
   std::optional<size_t> last_pair;  // nullopt: nothing remembered
@@ -332,6 +334,8 @@ struct RuleEngine::State {
   // The last one looked up is remembered: most datagrams go where the previous one went.
   const InputLog* find_inputs(const Address& server) const;
   InputLog& inputs_of(const Address& server);
+  // by_server's entry for `server` (its transfers, in order); nullptr when it served none.
+  const std::vector<size_t>* transfers_on(const Address& server) const;
   size_t input_mark(const Address& server) const;
   // The datagrams that reached `server` from mark `from` on.
   InputsSince inputs_since(const Address& server, size_t from) const;
