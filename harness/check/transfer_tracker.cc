@@ -220,7 +220,6 @@ void RuleEngine::State::on_client(size_t index) {
   auto record = [&](InputLog& log) -> Input& {
     Input& in = log.add();
     in.index = index;
-    in.at = o.at;
     in.from = o.from;
     if (ack != nullptr) in.ack = ack->block;
     return in;

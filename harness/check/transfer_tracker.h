@@ -204,7 +204,6 @@ std::string summarize(std::span<const uint8_t> bytes);
 // A datagram that reached a server address: what the rules look back at later.
 struct Input {
   size_t index = 0;
-  Instant at{};
   Address from;
   std::optional<uint16_t> ack;  // its block, when it is an ACK
   bool stray = false;           // sent by no peer of a transfer with that address

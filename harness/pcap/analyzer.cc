@@ -43,6 +43,7 @@ class FrameMap {
   static constexpr size_t kTail = 1024;
   void push(uint64_t frame) {
     if (head_.size() < kHead) {
+      if (head_.empty()) head_.reserve(kHead);  // one allocation, not seven growing to 64
       head_.push_back(frame);
     } else if (tail_.size() < kTail) {
       tail_.push_back(frame);  // grows with the transfer: most are short
