@@ -428,7 +428,7 @@ void Analyzer::State::end(Live& t) {
   t.ended = true;
   // It lingers (limits.linger) for late datagrams, with up to limits.live_transfers others:
   // without their spare room, the memory its records grew into goes to the next transfer
-  // while still in the cache, and the table's footprint is two thirds (bench/RESULTS.md).
+  // while still in the cache, and the table takes less than half the memory (bench/RESULTS.md).
   t.engine.shrink_to_fit();
   t.frames.shrink_to_fit();
   ended_order.push_back(t.log.id);

@@ -31,9 +31,9 @@ std::string safe_name(std::string_view filename) {
 }
 
 namespace {
-// Content is written in pieces of this size, not a block at a time: one write(2) per 512-byte
-// block was nine tenths of an extraction's time (bench/RESULTS.md). Held per open file, so at
-// most the analyser's live transfers x 32 KiB (8 MiB) at once.
+// Content is written in pieces of at least this size, not a block at a time: one write(2) per
+// 512-byte block made 99,649 calls for the benchmark capture, 2,041 now (bench/RESULTS.md).
+// Held per open file: under 32 KiB plus one block each, the analyser's live transfers at most.
 constexpr size_t kWriteBuffer = 32 << 10;
 
 struct Open {
