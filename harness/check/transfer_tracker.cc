@@ -29,22 +29,10 @@ void RuleEngine::State::report(const RuleSpec& rule, const TransferState& t, std
   report(rule, "transfer " + std::to_string(t.id), label(t) + ": " + message, std::move(evidence));
 }
 
-const InputLog* RuleEngine::State::find_inputs(const Address& server) const {
-  if (last_inputs != nullptr && last_inputs_server == server) return last_inputs;
-  auto it = inputs.find(server);
-  if (it == inputs.end()) return nullptr;
-  last_inputs_server = server;
-  last_inputs = &it->second;  // stays valid: entries of an unordered_map do not move, and none is erased
-  return last_inputs;
-}
+const InputLog* RuleEngine::State::find_inputs(const Address& server) const { return inputs_find(inputs, server); }
 
 const std::vector<size_t>* RuleEngine::State::transfers_on(const Address& server) const {
-  if (last_server_transfers != nullptr && last_server == server) return last_server_transfers;
-  auto it = by_server.find(server);
-  if (it == by_server.end()) return nullptr;
-  last_server = server;
-  last_server_transfers = &it->second;  // stays valid: entries of an unordered_map do not move, and none is erased
-  return last_server_transfers;
+  return by_server_find(by_server, server);
 }
 
 InputLog& RuleEngine::State::inputs_of(const Address& server) {

@@ -241,6 +241,26 @@ std::vector<std::string_view> requested_values(const OwnedRequest& r, std::strin
 
 inline bool is_error(const proto::Packet& p) { return std::holds_alternative<proto::ErrorPacket>(p); }
 
+// A find in an address-keyed map whose entries never move or go (an unordered_map nothing is
+// erased from), remembered: most datagrams go where the previous one went, and a hash lookup
+// of an address per step was a tenth of a capture's analysis. nullptr: no such key.
+template <class Value>
+class RememberedFind {
+ public:
+  const Value* operator()(const std::unordered_map<Address, Value>& map, const Address& key) {
+    if (value_ != nullptr && key_ == key) return value_;
+    auto it = map.find(key);
+    if (it == map.end()) return nullptr;
+    key_ = key;
+    value_ = &it->second;  // stays valid: see above
+    return value_;
+  }
+
+ private:
+  Address key_;
+  const Value* value_ = nullptr;
+};
+
 // (client, server TID): the key of a transfer (common/address_pair.h).
 using Pair = AddressPair;
 using PairRef = AddressPairRef;
@@ -298,16 +318,13 @@ struct RuleEngine::State {
   std::set<std::string> reported;  // rule id + subject: each finding once
   std::vector<TransferState> transfers;
   PairMap<size_t> by_pair;                                     // (client, server TID) -> latest transfer
-  std::unordered_map<Address, std::vector<size_t>> by_server;  // server TID -> its transfers, in order
+  std::unordered_map<Address, std::vector<size_t>> by_server;  // server TID -> its transfers, in order (never erased)
   std::unordered_map<Address, ClientState> clients;
   size_t clients_unbound = 0;  // clients whose ClientState::unbound > 0: attribute() looks up none while 0
   std::unordered_map<Address, InputLog> inputs;  // the datagrams sent to each server address (never erased)
-  // Lookup memories (find_inputs, find_pair, transfers_on): a hash lookup of an address per
-  // step was a tenth of a capture's analysis.
-  mutable Address last_inputs_server;
-  mutable const InputLog* last_inputs = nullptr;
-  mutable Address last_server;
-  mutable const std::vector<size_t>* last_server_transfers = nullptr;
+  // Lookup memories (find_inputs, transfers_on, find_pair).
+  mutable RememberedFind<InputLog> inputs_find;
+  mutable RememberedFind<std::vector<size_t>> by_server_find;
   Address last_pair_client;
   Address last_pair_server;
   std::optional<size_t> last_pair;  // nullopt: nothing remembered

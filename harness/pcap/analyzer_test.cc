@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "pcap/capture_writer.h"
 #include "pcap/capture_reader.h"
@@ -392,22 +393,35 @@ TEST(CaptureAnalysis, ALongTransferHoldsBoundedMemory) {
   EXPECT_EQ(analyzer.live_transfers(), 1u);
 }
 
-TEST(Extraction, NetasciiIsDecodedAndNamesAreSafe) {
-  const auto dir = std::filesystem::temp_directory_path() / ("tftpspec-extract-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  auto extractor = Extractor::open(dir.string());
-  ASSERT_TRUE(extractor) << extractor.error().to_string();
-  struct Sink : TransferListener {
-    Extractor* e;
-    std::vector<std::string> names;
-    void on_content(const TransferLog& t, std::span<const uint8_t> b) override { e->on_content(t, b); }
-    void on_end(TransferLog&& t) override {
-      auto n = e->on_end(t);
-      names.push_back(n ? *n : "error: " + n.error().to_string());
-    }
-  } sink;
-  sink.e = &*extractor;
+// An extractor into a fresh temporary directory (removed at the end), fed by the analyser:
+// the name each transfer's file got, or the error.
+struct ExtractSink : TransferListener {
+  explicit ExtractSink(const std::string& name)
+      : dir(std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(dir);
+    auto opened = Extractor::open(dir.string());
+    if (!opened) ADD_FAILURE() << opened.error().to_string();
+    else extractor.emplace(std::move(*opened));
+  }
+  ~ExtractSink() override { std::filesystem::remove_all(dir); }
+  void on_content(const TransferLog& t, std::span<const uint8_t> b) override { extractor->on_content(t, b); }
+  void on_end(TransferLog&& t) override {
+    auto n = extractor->on_end(t);
+    names.push_back(n ? *n : "error: " + n.error().to_string());
+  }
+  std::string read(const std::string& name) const {
+    std::ifstream in(dir / name, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  std::filesystem::path dir;
+  std::optional<Extractor> extractor;
+  std::vector<std::string> names;
+};
 
+TEST(Extraction, NetasciiIsDecodedAndNamesAreSafe) {
+  ExtractSink sink("tftpspec-extract");
+  ASSERT_TRUE(sink.extractor);
+  const auto& dir = sink.dir;
   Script s;
   const std::string text = "line one\nline two\r\nbare\rcr\n";
   const auto wire = proto::netascii_encode(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
@@ -426,37 +440,23 @@ TEST(Extraction, NetasciiIsDecodedAndNamesAreSafe) {
   EXPECT_EQ(sink.names[1], "0002-passwd");
   EXPECT_EQ(sink.names[2], "0003-unnamed");
   EXPECT_EQ(sink.names[3], "0004-cut_name.incomplete");
-  auto read = [&](const std::string& name) {
-    std::ifstream in(dir / name, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  EXPECT_EQ(read("0001-passwd"), text);
-  EXPECT_EQ(read("0002-passwd").size(), 5u);
+  EXPECT_EQ(sink.read("0001-passwd"), text);
+  EXPECT_EQ(sink.read("0002-passwd").size(), 5u);
   EXPECT_TRUE(std::filesystem::exists(dir / "0003-unnamed"));
-  EXPECT_EQ(read("0004-cut_name.incomplete").size(), 512u);
+  EXPECT_EQ(sink.read("0004-cut_name.incomplete").size(), 512u);
   size_t files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     (void)e;
     ++files;
   }
   EXPECT_EQ(files, 4u);  // nothing else, nowhere else
-  std::filesystem::remove_all(dir);
 }
 
 // Content is buffered and written in pieces: files larger than the buffer, and one the size
 // of the buffer exactly, come out whole.
 TEST(Extraction, LargeFilesAreWrittenWhole) {
-  const auto dir = std::filesystem::temp_directory_path() / ("tftpspec-extract-large-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  auto extractor = Extractor::open(dir.string());
-  ASSERT_TRUE(extractor) << extractor.error().to_string();
-  struct Sink : TransferListener {
-    Extractor* e;
-    std::vector<std::string> names;
-    void on_content(const TransferLog& t, std::span<const uint8_t> b) override { e->on_content(t, b); }
-    void on_end(TransferLog&& t) override { names.push_back(e->on_end(t).value_or("error")); }
-  } sink;
-  sink.e = &*extractor;
+  ExtractSink sink("tftpspec-extract-large");
+  ASSERT_TRUE(sink.extractor);
   Script s;
   const auto big = content_of(100'000);
   const auto exact = content_of(32 << 10);
@@ -466,13 +466,8 @@ TEST(Extraction, LargeFilesAreWrittenWhole) {
   s.serve(kClient.with_port(2), kTid.with_port(3), exact);
   analyze(s, {}, {}, &sink);
   ASSERT_EQ(sink.names, (std::vector<std::string>{"0001-big", "0002-exact"}));
-  auto read = [&](const std::string& name) {
-    std::ifstream in(dir / name, std::ios::binary);
-    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-  };
-  EXPECT_EQ(read("0001-big"), big);
-  EXPECT_EQ(read("0002-exact"), exact);
-  std::filesystem::remove_all(dir);
+  EXPECT_EQ(sink.read("0001-big"), std::string(big.begin(), big.end()));
+  EXPECT_EQ(sink.read("0002-exact"), std::string(exact.begin(), exact.end()));
 }
 
 TEST(Extraction, SafeNameKeepsOnlyTheLastComponent) {
